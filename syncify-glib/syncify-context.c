@@ -1,0 +1,2084 @@
+/* syncify-context.c: SyncifyContext
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SyncifyContext:
+ *
+ * A `SyncifyContext` wraps one [struct@GLib.MainContext] and makes the two
+ * crossings between blocking code and GIO asynchronous code safe:
+ *
+ * - **asyncify** ([method@Syncify.Context.asyncify]): blocking work runs in
+ *   a worker thread and its result comes back as an ordinary
+ *   [callback@Gio.AsyncReadyCallback] and `_finish` pair, in the caller's
+ *   thread-default main context.
+ * - **syncify** ([method@Syncify.Context.syncify],
+ *   [method@Syncify.Context.invoke_sync]): blocking code runs an asynchronous
+ *   operation and waits for its result, either by pushing it to the thread
+ *   that runs the context, or, with %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT, by
+ *   iterating a private main context on the calling thread.
+ *
+ * A context made with [ctor@Syncify.Context.new_thread] has a thread and a
+ * main loop of its own (a *background context*): every operation wrapped by
+ * it runs there, whether called synchronously from any thread or
+ * asynchronously with [method@Syncify.Context.call_async] from another loop.
+ * Objects bound to the loop they were created on, such as a
+ * [class@Gio.DBusConnection], can then be used from anywhere.
+ *
+ * ## Words
+ *
+ * - The *owner* of a context is the thread iterating its main context; for a
+ *   background context, its own thread.
+ * - A *worker* is a thread running a function handed to
+ *   [method@Syncify.Context.asyncify]; it belongs to that context, which
+ *   [func@Syncify.Context.get_current] returns inside the function.
+ *
+ * ## Thread-safety
+ *
+ * All methods of `SyncifyContext` may be called from any thread. Each one
+ * says which thread runs the functions and destroy notifies it is given.
+ * Blocking calls never wait forever on a context that is shut down, and never
+ * wait on a thread that is itself waiting on the caller: they fail with
+ * %SYNCIFY_ERROR_CLOSED or %SYNCIFY_ERROR_WOULD_DEADLOCK instead.
+ *
+ * Since: 1.0
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "syncify-private.h"
+
+struct _SyncifyContext
+{
+  GObject           parent_instance;
+
+  /* Immutable after construction. */
+  GMainContext     *main_context;   /* (owned) */
+  char             *name;           /* (owned) (nullable) */
+  gboolean          background;
+  GSource          *inbox;          /* (owned): attached to main_context */
+  GMainLoop        *loop;           /* (owned) (nullable): background only */
+
+  GMutex            lock;
+  GThread          *thread;         /* (owned) (nullable): protected by @lock */
+  gboolean          closed;         /* (atomic) */
+  gboolean          joined;         /* protected by @lock */
+  gboolean          quit_when_idle; /* protected by @lock */
+  guint             n_inflight;     /* operations started on the owner, not yet
+                                     * completed; protected by @lock */
+  GQueue            cancel_on_shutdown; /* CancelEntry; protected by @lock */
+
+  /* Shared by the workers of this context that were given no cancellable. */
+  GCancellable     *shutdown_cancellable; /* (owned) */
+
+  SyncifyPoolGroup  group;          /* protected by the pool's lock */
+};
+
+enum {
+  PROP_0,
+  PROP_MAIN_CONTEXT,
+  PROP_NAME,
+  PROP_BACKGROUND,
+  PROP_MAX_WORKERS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+G_DEFINE_FINAL_TYPE (SyncifyContext, syncify_context, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (syncify-error-quark, syncify_error)
+
+/* ------------------------------------------------------------------------ *
+ * Translations
+ * ------------------------------------------------------------------------ */
+
+void
+syncify_i18n_init (void)
+{
+  static gsize initialized = 0;
+
+  if (g_once_init_enter (&initialized))
+    {
+      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      g_once_init_leave (&initialized, 1);
+    }
+}
+
+/* ------------------------------------------------------------------------ *
+ * Cancellation helpers
+ * ------------------------------------------------------------------------ */
+
+/* Work that shutdown must cancel: the cancellable handed to an operation or
+ * a worker function. Embedded in the job or call; linked into
+ * cancel_on_shutdown while the work runs. */
+typedef struct {
+  GList         link;
+  GCancellable *cancellable;
+} CancelEntry;
+
+static void
+context_track_cancel (SyncifyContext *self,
+                      CancelEntry    *entry,
+                      GCancellable   *cancellable)
+{
+  entry->cancellable = cancellable;
+  entry->link.data = entry;
+  syncify_mutex_lock (&self->lock);
+  g_queue_push_tail_link (&self->cancel_on_shutdown, &entry->link);
+  syncify_mutex_unlock (&self->lock);
+}
+
+static void
+context_untrack_cancel (SyncifyContext *self,
+                        CancelEntry    *entry)
+{
+  syncify_mutex_lock (&self->lock);
+  g_queue_unlink (&self->cancel_on_shutdown, &entry->link);
+  syncify_mutex_unlock (&self->lock);
+}
+
+/* A cancellable that fires when any of up to two others fire. */
+typedef struct {
+  GCancellable *combined;      /* (owned) (nullable) */
+  GCancellable *sources[2];    /* (nullable): not owned, outlive the chain */
+  gulong        handlers[2];
+} Chain;
+
+static void
+chain_forward_cancel (GCancellable *source,
+                      gpointer      data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+}
+
+/* Returns the cancellable to hand on: one of @a or @b when only one is set
+ * and @always_new is FALSE, else a new one that follows both. */
+static GCancellable *
+chain_init (Chain        *chain,
+            GCancellable *a,
+            GCancellable *b,
+            gboolean      always_new)
+{
+  memset (chain, 0, sizeof *chain);
+
+  if (a == b)
+    b = NULL;
+
+  if (!always_new && (a == NULL || b == NULL))
+    return a != NULL ? a : b;
+
+  chain->combined = g_cancellable_new ();
+  chain->sources[0] = a;
+  chain->sources[1] = b;
+  for (guint i = 0; i < 2; i++)
+    if (chain->sources[i] != NULL)
+      chain->handlers[i] = g_cancellable_connect (chain->sources[i],
+                                                  G_CALLBACK (chain_forward_cancel),
+                                                  chain->combined, NULL);
+
+  return chain->combined;
+}
+
+static void
+chain_clear (Chain *chain)
+{
+  for (guint i = 0; i < 2; i++)
+    if (chain->sources[i] != NULL && chain->handlers[i] != 0)
+      g_cancellable_disconnect (chain->sources[i], chain->handlers[i]);
+  g_clear_object (&chain->combined);
+  memset (chain, 0, sizeof *chain);
+}
+
+/* ------------------------------------------------------------------------ *
+ * Calls: work pushed to the owner of a context through its inbox
+ * ------------------------------------------------------------------------ */
+
+typedef enum {
+  CALL_INVOKE,    /* invoke_sync: a plain function, caller waits */
+  CALL_SYNCIFY,   /* syncify: an async operation, caller waits */
+  CALL_ASYNC,     /* call_async: an async operation, result through a GTask */
+} CallKind;
+
+enum {
+  CALL_QUEUED,
+  CALL_STARTED,
+  CALL_DONE,      /* (waiting calls) the waiter may return */
+};
+
+typedef struct {
+  GList              link;            /* in the inbox queue */
+  CallKind           kind;
+  gint               state;           /* (atomic) */
+  SyncifyContext    *context;         /* not owned: the waiter or task holds it */
+  SyncifyThreadFunc  func;
+  SyncifyStartFunc   start;
+  SyncifyFinishFunc  finish;
+  gpointer           user_data;
+  GCancellable      *cancellable;     /* handed to start or func; not owned */
+  gpointer           result;
+  GError            *error;
+  SyncifyThread     *waiter;          /* waiting calls */
+  CancelEntry        cancel_entry;
+  Chain              chain;           /* call_async */
+  gulong             cancel_handler;  /* call_async */
+  GTask             *task;            /* (owned): call_async */
+  GDestroyNotify     user_data_destroy;
+  GDestroyNotify     result_destroy;
+} Call;
+
+typedef struct {
+  GSource   source;
+  GMutex    lock;
+  GQueue    queue;    /* Call; protected by @lock */
+  gboolean  closed;   /* protected by @lock */
+} Inbox;
+
+static void call_run (Call *call);
+
+static gboolean
+inbox_dispatch (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
+{
+  Inbox *inbox = (Inbox *) source;
+
+  g_source_set_ready_time (source, -1);
+
+  for (;;)
+    {
+      GList *link;
+      Call *call = NULL;
+
+      syncify_mutex_lock (&inbox->lock);
+      link = g_queue_pop_head_link (&inbox->queue);
+      if (link != NULL)
+        {
+          call = link->data;
+          g_atomic_int_set (&call->state, CALL_STARTED);
+        }
+      syncify_mutex_unlock (&inbox->lock);
+
+      if (call == NULL)
+        break;
+
+      call_run (call);
+    }
+
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+inbox_finalize (GSource *source)
+{
+  Inbox *inbox = (Inbox *) source;
+
+  g_assert (inbox->queue.length == 0);
+  g_mutex_clear (&inbox->lock);
+}
+
+static GSourceFuncs inbox_funcs = {
+  .dispatch = inbox_dispatch,
+  .finalize = inbox_finalize,
+};
+
+static GSource *
+inbox_new (GMainContext *main_context)
+{
+  GSource *source = g_source_new (&inbox_funcs, sizeof (Inbox));
+  Inbox *inbox = (Inbox *) source;
+
+  g_mutex_init (&inbox->lock);
+  g_queue_init (&inbox->queue);
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[syncify] inbox");
+  g_source_set_can_recurse (source, TRUE);
+  g_source_attach (source, main_context);
+
+  return source;
+}
+
+/* Called in any thread. FALSE if the context is closed. */
+static gboolean
+inbox_push (SyncifyContext *self,
+            Call           *call)
+{
+  Inbox *inbox = (Inbox *) self->inbox;
+
+  call->link.data = call;
+  call->link.prev = call->link.next = NULL;
+  g_atomic_int_set (&call->state, CALL_QUEUED);
+
+  syncify_mutex_lock (&inbox->lock);
+  if (inbox->closed)
+    {
+      syncify_mutex_unlock (&inbox->lock);
+      return FALSE;
+    }
+  g_queue_push_tail_link (&inbox->queue, &call->link);
+  syncify_mutex_unlock (&inbox->lock);
+
+  /* Wakes the owner (this is thread-safe); a no-op if already pending. */
+  g_source_set_ready_time (self->inbox, 0);
+
+  return TRUE;
+}
+
+/* Called in any thread. TRUE if @call was still queued and is now removed. */
+static gboolean
+inbox_remove (SyncifyContext *self,
+              Call           *call)
+{
+  Inbox *inbox = (Inbox *) self->inbox;
+  gboolean removed = FALSE;
+
+  syncify_mutex_lock (&inbox->lock);
+  if (g_atomic_int_get (&call->state) == CALL_QUEUED &&
+      (call->link.prev != NULL || inbox->queue.head == &call->link))
+    {
+      g_queue_unlink (&inbox->queue, &call->link);
+      removed = TRUE;
+    }
+  syncify_mutex_unlock (&inbox->lock);
+
+  return removed;
+}
+
+/* Completes a waiting call: the waiter may return (and its stack, which holds
+ * @call, go away) as soon as the state is published, so nothing touches
+ * @call afterwards. */
+static void
+call_wake_waiter (Call *call)
+{
+  SyncifyThread *waiter = call->waiter;
+
+  g_atomic_int_set (&call->state, CALL_DONE);
+  syncify_thread_signal (waiter);
+}
+
+static void
+async_call_free (Call *call)
+{
+  g_clear_object (&call->task);
+  g_clear_error (&call->error);
+  g_free (call);
+}
+
+/* Called in the caller's thread-default context (where the task delivers),
+ * or on the calling thread of call_async(); never inside an emission of the
+ * call's cancellables, so disconnecting from them is safe. Runs
+ * user_data_destroy if the owner did not, and returns the result. */
+static void
+async_call_complete (Call *call)
+{
+  GTask *task = g_steal_pointer (&call->task);
+
+  if (call->cancel_handler != 0)
+    {
+      g_cancellable_disconnect (call->chain.combined, call->cancel_handler);
+      call->cancel_handler = 0;
+    }
+  chain_clear (&call->chain);
+
+  if (call->user_data_destroy != NULL)
+    call->user_data_destroy (g_steal_pointer (&call->user_data));
+  call->user_data_destroy = NULL;
+
+  if (call->error != NULL)
+    g_task_return_error (task, g_steal_pointer (&call->error));
+  else
+    g_task_return_pointer (task, g_steal_pointer (&call->result), call->result_destroy);
+
+  g_object_unref (task);
+  async_call_free (call);
+}
+
+static gboolean
+async_call_complete_cb (gpointer data)
+{
+  async_call_complete (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Hands @call to a thread that may disconnect its cancellable: the caller's
+ * context, where the task will deliver anyway. */
+static void
+async_call_complete_later (Call *call)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[syncify] call_async completion");
+  g_source_set_callback (source, async_call_complete_cb, call, NULL);
+  g_source_attach (source, g_task_get_context (call->task));
+  g_source_unref (source);
+}
+
+static void
+context_op_started (SyncifyContext *self,
+                    Call           *call)
+{
+  call->cancel_entry.cancellable = call->cancellable;
+  call->cancel_entry.link.data = &call->cancel_entry;
+  syncify_mutex_lock (&self->lock);
+  self->n_inflight++;
+  if (call->cancellable != NULL)
+    g_queue_push_tail_link (&self->cancel_on_shutdown, &call->cancel_entry.link);
+  syncify_mutex_unlock (&self->lock);
+}
+
+/* Called on the owner. */
+static void
+context_op_finished (SyncifyContext *self,
+                     Call           *call)
+{
+  gboolean quit;
+
+  syncify_mutex_lock (&self->lock);
+  self->n_inflight--;
+  if (call->cancellable != NULL)
+    g_queue_unlink (&self->cancel_on_shutdown, &call->cancel_entry.link);
+  quit = self->quit_when_idle && self->n_inflight == 0 && self->loop != NULL;
+  syncify_mutex_unlock (&self->lock);
+
+  if (quit)
+    g_main_loop_quit (self->loop);
+}
+
+static void
+call_op_ready (GObject      *source_object,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  Call *call = data;
+  SyncifyContext *self = call->context;
+
+  call->result = call->finish (source_object, result, call->user_data, &call->error);
+  if (call->result != NULL && call->error != NULL)
+    {
+      g_critical ("A SyncifyFinishFunc returned a result and set an error; "
+                  "the result is leaked");
+      call->result = NULL;
+    }
+
+  context_op_finished (self, call);
+
+  if (call->kind == CALL_ASYNC)
+    {
+      /* The operation is done with user_data: free it here, on the owner,
+       * where loop-bound objects belong. The rest happens on the caller's
+       * side. */
+      if (call->user_data_destroy != NULL)
+        call->user_data_destroy (g_steal_pointer (&call->user_data));
+      call->user_data_destroy = NULL;
+      async_call_complete_later (call);
+    }
+  else
+    call_wake_waiter (call);
+}
+
+/* Whether @main_context is the calling thread's thread-default context. */
+static gboolean
+is_thread_default (GMainContext *main_context)
+{
+  GMainContext *td = g_main_context_get_thread_default ();
+
+  if (td == NULL)
+    td = g_main_context_default ();
+  return td == main_context;
+}
+
+/* Called on the owner of @call->context. */
+static void
+call_run (Call *call)
+{
+  SyncifyContext *self = call->context;
+  gboolean pushed = FALSE;
+
+  if (call->kind == CALL_INVOKE)
+    {
+      call->result = call->func (call->user_data, call->cancellable, &call->error);
+      call_wake_waiter (call);
+      return;
+    }
+
+  if (call->kind == CALL_ASYNC && call->cancel_handler != 0)
+    {
+      /* Started: the handler that removes it from the queue has no more
+       * use. (Not inside an emission: we are dispatching the inbox.) */
+      g_cancellable_disconnect (call->chain.combined, call->cancel_handler);
+      call->cancel_handler = 0;
+    }
+
+  if (call->cancellable != NULL && g_cancellable_is_cancelled (call->cancellable))
+    {
+      /* Cancelled before it could start: nothing to run. */
+      g_set_error_literal (&call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           _("Operation was cancelled"));
+      if (call->kind == CALL_ASYNC)
+        async_call_complete_later (call);
+      else
+        call_wake_waiter (call);
+      return;
+    }
+
+  /* The operation must deliver its callback to this context, which is only
+   * the case if it is the thread-default one while start runs. */
+  if (!is_thread_default (self->main_context))
+    {
+      g_main_context_push_thread_default (self->main_context);
+      pushed = TRUE;
+    }
+
+  context_op_started (self, call);
+  call->start (call->user_data, call->cancellable, call_op_ready, call);
+
+  if (pushed)
+    g_main_context_pop_thread_default (self->main_context);
+}
+
+/* ------------------------------------------------------------------------ *
+ * Jobs: asyncify
+ * ------------------------------------------------------------------------ */
+
+enum {
+  JOB_QUEUED,
+  JOB_RUNNING,
+  JOB_FINISHED,   /* func returned; completion posted */
+  JOB_ABANDONED,  /* cancelled while running; completion posted; func still running */
+  JOB_DROPPED,    /* removed before it started; completion posted */
+};
+
+struct _SyncifyJob
+{
+  SyncifyPoolItem    item;            /* first */
+  gint               ref_count;       /* (atomic) */
+  gint               state;           /* (atomic) */
+  SyncifyContext    *context;         /* not owned: the task holds it */
+  GTask             *task;            /* (owned) until completion */
+  GMainContext      *delivery;        /* not owned: the task holds it */
+  SyncifyFlags       flags;
+  SyncifyThreadFunc  func;
+  gpointer           user_data;
+  GDestroyNotify     user_data_destroy;
+  GDestroyNotify     result_destroy;
+  GCancellable      *cancellable;     /* (owned) (nullable): the caller's */
+  gulong             cancel_handler;
+  GCancellable      *func_cancellable;/* (owned) (nullable): handed to func */
+  Chain              chain;
+  CancelEntry        cancel_entry;
+  gpointer           result;
+  GError            *error;
+};
+
+static SyncifyJob *
+job_ref (SyncifyJob *job)
+{
+  g_atomic_int_inc (&job->ref_count);
+  return job;
+}
+
+static void
+job_unref (gpointer data)
+{
+  SyncifyJob *job = data;
+
+  if (!g_atomic_int_dec_and_test (&job->ref_count))
+    return;
+
+  g_assert (job->task == NULL);
+  g_clear_object (&job->cancellable);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+SyncifyContext *
+syncify_job_get_context (SyncifyJob *job)
+{
+  return job->context;
+}
+
+GCancellable *
+syncify_job_get_cancellable (SyncifyJob *job)
+{
+  return job->func_cancellable;
+}
+
+/* Called on the thread of the caller's context (the task's). */
+static gboolean
+job_complete_cb (gpointer data)
+{
+  SyncifyJob *job = data;
+  GTask *task = g_steal_pointer (&job->task);
+  gint state = g_atomic_int_get (&job->state);
+
+  if (job->cancel_handler != 0)
+    {
+      g_cancellable_disconnect (job->cancellable, job->cancel_handler);
+      job->cancel_handler = 0;
+    }
+
+  if (state == JOB_ABANDONED)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "%s", _("Operation was cancelled"));
+    }
+  else
+    {
+      /* func is done with user_data: free it here, on the caller's side. */
+      if (job->user_data_destroy != NULL)
+        job->user_data_destroy (g_steal_pointer (&job->user_data));
+
+      if (job->error != NULL)
+        g_task_return_error (task, g_steal_pointer (&job->error));
+      else
+        g_task_return_pointer (task, g_steal_pointer (&job->result), job->result_destroy);
+    }
+
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* The late result of an abandoned job, freed where the job would have
+ * delivered it. */
+static gboolean
+job_late_cleanup_cb (gpointer data)
+{
+  SyncifyJob *job = data;
+
+  if (job->result != NULL && job->result_destroy != NULL)
+    job->result_destroy (g_steal_pointer (&job->result));
+  job->result = NULL;
+  if (job->user_data_destroy != NULL)
+    job->user_data_destroy (g_steal_pointer (&job->user_data));
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+job_post (SyncifyJob  *job,
+          GSourceFunc  func)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_static_name (source, "[syncify] asyncify completion");
+  g_source_set_callback (source, func, job_ref (job), job_unref);
+  g_source_attach (source, job->delivery);
+  g_source_unref (source);
+}
+
+/* Called in any thread, from the caller's cancellable. */
+static void
+job_cancelled_cb (GCancellable *cancellable,
+                  gpointer      data)
+{
+  SyncifyJob *job = data;
+
+  if (syncify_pool_remove (&job->item))
+    {
+      g_atomic_int_set (&job->state, JOB_DROPPED);
+      g_set_error_literal (&job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           _("Operation was cancelled"));
+      job_post (job, job_complete_cb);
+      job_unref (job);   /* the pool's reference */
+      return;
+    }
+
+  if ((job->flags & SYNCIFY_FLAGS_ABANDON_ON_CANCEL) &&
+      g_atomic_int_compare_and_exchange (&job->state, JOB_RUNNING, JOB_ABANDONED))
+    job_post (job, job_complete_cb);
+}
+
+/* Called on a worker thread. */
+static void
+job_run (SyncifyPoolItem *item)
+{
+  SyncifyJob *job = (SyncifyJob *) item;
+  SyncifyContext *self = job->context;
+  SyncifyThread *thread = syncify_thread_self ();
+  GCancellable *func_cancellable;
+
+  if (!g_atomic_int_compare_and_exchange (&job->state, JOB_QUEUED, JOB_RUNNING))
+    g_assert_not_reached ();
+
+  if (g_atomic_int_get (&self->closed))
+    {
+      g_set_error (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                   _("The context was shut down"));
+    }
+  else if (job->cancellable != NULL && g_cancellable_is_cancelled (job->cancellable))
+    {
+      g_set_error_literal (&job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           _("Operation was cancelled"));
+    }
+  else
+    {
+      /* Shutdown cancels what runs: hand func a cancellable shutdown can
+       * cancel without touching the caller's. */
+      if (job->cancellable == NULL)
+        func_cancellable = self->shutdown_cancellable;
+      else
+        {
+          func_cancellable = chain_init (&job->chain, job->cancellable, NULL, TRUE);
+          context_track_cancel (self, &job->cancel_entry, func_cancellable);
+          if (g_atomic_int_get (&self->closed))
+            g_cancellable_cancel (func_cancellable);
+        }
+      job->func_cancellable = func_cancellable;
+
+      g_atomic_pointer_set (&thread->job, job);
+      g_atomic_pointer_set (&thread->job_delivery, job->delivery);
+
+      job->result = job->func (job->user_data, func_cancellable, &job->error);
+
+      g_atomic_pointer_set (&thread->job_delivery, NULL);
+      g_atomic_pointer_set (&thread->job, NULL);
+
+      if (job->result != NULL && job->error != NULL)
+        {
+          g_critical ("A SyncifyThreadFunc returned a result and set an error; "
+                      "the result is leaked");
+          job->result = NULL;
+        }
+
+      if (job->chain.combined != NULL)
+        {
+          context_untrack_cancel (self, &job->cancel_entry);
+          chain_clear (&job->chain);
+        }
+      job->func_cancellable = NULL;
+    }
+
+  if (g_atomic_int_compare_and_exchange (&job->state, JOB_RUNNING, JOB_FINISHED))
+    job_post (job, job_complete_cb);
+  else
+    job_post (job, job_late_cleanup_cb);   /* abandoned */
+
+  job_unref (job);   /* the pool's reference */
+}
+
+/* ------------------------------------------------------------------------ *
+ * GObject
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+  GMainContext *main_context;  /* (owned) */
+  GMainLoop    *loop;          /* (owned) */
+  char         *name;          /* (owned) */
+} BackgroundData;
+
+static gpointer
+background_main (gpointer data)
+{
+  BackgroundData *bg = data;
+
+  syncify_thread_set_name (syncify_thread_self (), bg->name);
+
+  g_main_context_push_thread_default (bg->main_context);
+  g_main_loop_run (bg->loop);
+  g_main_context_pop_thread_default (bg->main_context);
+
+  g_main_loop_unref (bg->loop);
+  g_main_context_unref (bg->main_context);
+  g_free (bg->name);
+  g_free (bg);
+
+  return NULL;
+}
+
+static void
+syncify_context_constructed (GObject *object)
+{
+  SyncifyContext *self = SYNCIFY_CONTEXT (object);
+
+  G_OBJECT_CLASS (syncify_context_parent_class)->constructed (object);
+
+  if (self->background)
+    {
+      BackgroundData *bg = g_new0 (BackgroundData, 1);
+
+      if (self->name == NULL)
+        self->name = g_strdup ("syncify");
+      g_clear_pointer (&self->main_context, g_main_context_unref);
+      self->main_context = g_main_context_new ();
+      self->loop = g_main_loop_new (self->main_context, FALSE);
+      self->inbox = inbox_new (self->main_context);
+
+      bg->main_context = g_main_context_ref (self->main_context);
+      bg->loop = g_main_loop_ref (self->loop);
+      bg->name = g_strdup (self->name);
+      self->thread = g_thread_new (self->name, background_main, bg);
+    }
+  else
+    {
+      if (self->main_context == NULL)
+        self->main_context = g_main_context_ref_thread_default ();
+      self->inbox = inbox_new (self->main_context);
+    }
+
+  syncify_registry_add_context (self);
+}
+
+static void
+syncify_context_dispose (GObject *object)
+{
+  SyncifyContext *self = SYNCIFY_CONTEXT (object);
+
+  syncify_context_shutdown (self);
+
+  G_OBJECT_CLASS (syncify_context_parent_class)->dispose (object);
+}
+
+static void
+syncify_context_finalize (GObject *object)
+{
+  SyncifyContext *self = SYNCIFY_CONTEXT (object);
+
+  syncify_registry_remove_context (self);
+
+  if (self->inbox != NULL)
+    {
+      g_source_destroy (self->inbox);
+      g_clear_pointer (&self->inbox, g_source_unref);
+    }
+  g_clear_pointer (&self->thread, g_thread_unref);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->main_context, g_main_context_unref);
+  g_clear_object (&self->shutdown_cancellable);
+  g_clear_pointer (&self->name, g_free);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (syncify_context_parent_class)->finalize (object);
+}
+
+static void
+syncify_context_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  SyncifyContext *self = SYNCIFY_CONTEXT (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAIN_CONTEXT:
+      g_value_set_boxed (value, self->main_context);
+      break;
+
+    case PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+
+    case PROP_BACKGROUND:
+      g_value_set_boolean (value, self->background);
+      break;
+
+    case PROP_MAX_WORKERS:
+      g_value_set_uint (value, syncify_context_get_max_workers (self));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+syncify_context_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  SyncifyContext *self = SYNCIFY_CONTEXT (object);
+
+  switch (prop_id)
+    {
+    case PROP_MAIN_CONTEXT:
+      self->main_context = g_value_dup_boxed (value);
+      break;
+
+    case PROP_NAME:
+      self->name = g_value_dup_string (value);
+      break;
+
+    case PROP_BACKGROUND:
+      self->background = g_value_get_boolean (value);
+      break;
+
+    case PROP_MAX_WORKERS:
+      syncify_context_set_max_workers (self, g_value_get_uint (value));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+syncify_context_class_init (SyncifyContextClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  syncify_i18n_init ();
+
+  object_class->constructed = syncify_context_constructed;
+  object_class->dispose = syncify_context_dispose;
+  object_class->finalize = syncify_context_finalize;
+  object_class->get_property = syncify_context_get_property;
+  object_class->set_property = syncify_context_set_property;
+
+  /**
+   * SyncifyContext:main-context:
+   *
+   * The [struct@GLib.MainContext] the context wraps. When constructed
+   * without one, the thread-default main context of the constructing thread;
+   * for a background context, a new one run by the context's own thread.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAIN_CONTEXT] =
+    g_param_spec_boxed ("main-context", NULL, NULL,
+                        G_TYPE_MAIN_CONTEXT,
+                        (G_PARAM_READWRITE |
+                         G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SyncifyContext:name:
+   *
+   * The name of the context, used in error messages; for a background
+   * context also the name of its thread.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READWRITE |
+                          G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SyncifyContext:background:
+   *
+   * Whether the context runs a thread and main loop of its own, as made by
+   * [ctor@Syncify.Context.new_thread].
+   *
+   * Since: 1.0
+   */
+  properties[PROP_BACKGROUND] =
+    g_param_spec_boolean ("background", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READWRITE |
+                           G_PARAM_CONSTRUCT_ONLY |
+                           G_PARAM_EXPLICIT_NOTIFY |
+                           G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SyncifyContext:max-workers:
+   *
+   * How many of this context's asyncify workers may run at once; jobs beyond
+   * it wait, in order. 0, the default, sets no bound of the context's own:
+   * the shared pool then runs about one job per processor at a time, and
+   * adds threads while running jobs are blocked off the CPU.
+   *
+   * A worker blocked inside this library (in [method@Syncify.Context.syncify]
+   * or [method@Syncify.Context.invoke_sync]) does not count while it waits,
+   * so the jobs it waits for can always run.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_WORKERS] =
+    g_param_spec_uint ("max-workers", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       (G_PARAM_READWRITE |
+                        G_PARAM_EXPLICIT_NOTIFY |
+                        G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+syncify_context_init (SyncifyContext *self)
+{
+  g_mutex_init (&self->lock);
+  g_queue_init (&self->cancel_on_shutdown);
+  self->shutdown_cancellable = g_cancellable_new ();
+  syncify_pool_group_init (&self->group);
+}
+
+/* ------------------------------------------------------------------------ *
+ * Construction and accessors
+ * ------------------------------------------------------------------------ */
+
+/**
+ * syncify_context_new:
+ * @main_context: (nullable): the [struct@GLib.MainContext] to wrap, or
+ *   %NULL for the calling thread's thread-default main context
+ *
+ * Creates a context wrapping @main_context. Blocking calls on it push their
+ * work to whichever thread iterates @main_context.
+ *
+ * Returns: (transfer full): a new `SyncifyContext`
+ *
+ * Since: 1.0
+ */
+SyncifyContext *
+syncify_context_new (GMainContext *main_context)
+{
+  return g_object_new (SYNCIFY_TYPE_CONTEXT,
+                       "main-context", main_context,
+                       NULL);
+}
+
+/**
+ * syncify_context_new_thread:
+ * @name: (nullable): the name of the context and of its thread, or %NULL for
+ *   "syncify"
+ *
+ * Creates a background context: a new [struct@GLib.MainContext] run by a
+ * [struct@GLib.MainLoop] on a new thread named @name, for the life of the
+ * object. It is the counterpart of Flyte's `Syncify("name")`: every
+ * operation wrapped by it runs on that thread, whether called synchronously
+ * from any other thread ([method@Syncify.Context.syncify],
+ * [method@Syncify.Context.invoke_sync]) or asynchronously from another loop
+ * ([method@Syncify.Context.call_async]).
+ *
+ * The thread is stopped and joined by [method@Syncify.Context.shutdown], or
+ * when the last reference is dropped.
+ *
+ * Returns: (transfer full): a new background `SyncifyContext`
+ *
+ * Since: 1.0
+ */
+SyncifyContext *
+syncify_context_new_thread (const char *name)
+{
+  return g_object_new (SYNCIFY_TYPE_CONTEXT,
+                       "name", name,
+                       "background", TRUE,
+                       NULL);
+}
+
+/**
+ * syncify_context_get_default:
+ *
+ * Gets the context wrapping the global default main context (see
+ * [func@GLib.MainContext.default]). It lives as long as the process.
+ *
+ * Returns: (transfer none): the default context
+ *
+ * Since: 1.0
+ */
+SyncifyContext *
+syncify_context_get_default (void)
+{
+  static SyncifyContext *default_context;
+
+  if (g_once_init_enter (&default_context))
+    {
+      SyncifyContext *context = g_object_new (SYNCIFY_TYPE_CONTEXT,
+                                              "main-context", g_main_context_default (),
+                                              "name", "default",
+                                              NULL);
+      g_once_init_leave (&default_context, context);
+    }
+
+  return default_context;
+}
+
+/**
+ * syncify_context_get_current:
+ *
+ * Gets the context the calling thread works for: inside a function run by
+ * [method@Syncify.Context.asyncify], the context it was asyncified on.
+ * Blocking calls given a %NULL context push to this one.
+ *
+ * Returns: (transfer none) (nullable): the calling worker's context, or
+ *   %NULL if the calling thread is not running an asyncify job
+ *
+ * Since: 1.0
+ */
+SyncifyContext *
+syncify_context_get_current (void)
+{
+  SyncifyThread *thread = syncify_thread_self ();
+  SyncifyJob *job = g_atomic_pointer_get (&thread->job);
+
+  return job != NULL ? job->context : NULL;
+}
+
+/**
+ * syncify_context_get_main_context:
+ * @self: a `SyncifyContext`
+ *
+ * Gets the main context @self wraps.
+ *
+ * Returns: (transfer none): the [struct@GLib.MainContext]
+ *
+ * Since: 1.0
+ */
+GMainContext *
+syncify_context_get_main_context (SyncifyContext *self)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+
+  return self->main_context;
+}
+
+GMainContext *
+syncify_context_peek_main_context (SyncifyContext *self)
+{
+  return self->main_context;
+}
+
+char *
+syncify_context_describe (SyncifyContext *self)
+{
+  if (self->main_context == g_main_context_default ())
+    return g_strdup (_("the default context"));
+  if (self->name != NULL)
+    return g_strdup_printf (_("context \"%s\""), self->name);
+  return g_strdup_printf (_("context %p"), (gpointer) self);
+}
+
+/**
+ * syncify_context_get_name:
+ * @self: a `SyncifyContext`
+ *
+ * Gets the name of @self, see [property@Syncify.Context:name].
+ *
+ * Returns: (nullable): the name
+ *
+ * Since: 1.0
+ */
+const char *
+syncify_context_get_name (SyncifyContext *self)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+
+  return self->name;
+}
+
+/**
+ * syncify_context_get_max_workers:
+ * @self: a `SyncifyContext`
+ *
+ * Gets the bound on this context's running workers, see
+ * [property@Syncify.Context:max-workers].
+ *
+ * Returns: the bound, or 0 for none of the context's own
+ *
+ * Since: 1.0
+ */
+guint
+syncify_context_get_max_workers (SyncifyContext *self)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), 0);
+
+  return syncify_pool_group_get_max (&self->group);
+}
+
+/**
+ * syncify_context_set_max_workers:
+ * @self: a `SyncifyContext`
+ * @max_workers: how many workers may run at once, or 0 for no bound of the
+ *   context's own
+ *
+ * Sets [property@Syncify.Context:max-workers]. Raising the bound starts
+ * queued jobs at once; lowering it lets running jobs finish.
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_set_max_workers (SyncifyContext *self,
+                                 guint           max_workers)
+{
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+
+  if (syncify_pool_group_get_max (&self->group) == max_workers)
+    return;
+
+  syncify_pool_group_set_max (&self->group, max_workers);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_WORKERS]);
+}
+
+/**
+ * syncify_context_is_closed:
+ * @self: a `SyncifyContext`
+ *
+ * Whether [method@Syncify.Context.shutdown] was called.
+ *
+ * Returns: %TRUE if @self refuses new work
+ *
+ * Since: 1.0
+ */
+gboolean
+syncify_context_is_closed (SyncifyContext *self)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), FALSE);
+
+  return g_atomic_int_get (&self->closed);
+}
+
+static gboolean
+background_maybe_quit_cb (gpointer data)
+{
+  SyncifyContext *self = data;
+  gboolean quit;
+
+  syncify_mutex_lock (&self->lock);
+  quit = self->n_inflight == 0;
+  syncify_mutex_unlock (&self->lock);
+
+  if (quit)
+    g_main_loop_quit (self->loop);
+
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * syncify_context_shutdown:
+ * @self: a `SyncifyContext`
+ *
+ * Shuts @self down:
+ *
+ * - new work is refused with %SYNCIFY_ERROR_CLOSED;
+ * - work that has not started (calls waiting in the context's queue,
+ *   asyncify jobs waiting for a worker) completes with %SYNCIFY_ERROR_CLOSED,
+ *   and their user data destroy notifies run on the calling thread;
+ * - running work is cancelled through the cancellable it was given; callers
+ *   blocked on it get its answer when it honours the cancellation;
+ * - for a background context, its loop runs until the operations started on
+ *   it have completed, then its thread is joined, unless this is called on
+ *   that thread, which then exits on its own.
+ *
+ * Calling it again does nothing. It is also called when the last reference
+ * is dropped. This function is thread-safe.
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_shutdown (SyncifyContext *self)
+{
+  Inbox *inbox;
+  GQueue stolen = G_QUEUE_INIT;
+  g_autoptr(GPtrArray) to_cancel = NULL;
+  GList *jobs;
+  GThread *thread = NULL;
+
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+
+  if (!g_atomic_int_compare_and_exchange (&self->closed, FALSE, TRUE))
+    return;
+
+  g_object_ref (self);
+
+  /* Calls that have not started: answer them. */
+  inbox = (Inbox *) self->inbox;
+  syncify_mutex_lock (&inbox->lock);
+  inbox->closed = TRUE;
+  stolen = inbox->queue;
+  g_queue_init (&inbox->queue);
+  syncify_mutex_unlock (&inbox->lock);
+
+  for (GList *l = stolen.head, *next; l != NULL; l = next)
+    {
+      Call *call = l->data;
+
+      next = l->next;
+      l->prev = l->next = NULL;
+      g_set_error (&call->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                   _("The context was shut down"));
+      if (call->kind == CALL_ASYNC)
+        async_call_complete_later (call);
+      else
+        call_wake_waiter (call);
+    }
+
+  /* Jobs that have not started. */
+  jobs = syncify_pool_group_drain (&self->group);
+  for (GList *l = jobs; l != NULL; l = l->next)
+    {
+      SyncifyJob *job = l->data;
+
+      g_atomic_int_set (&job->state, JOB_DROPPED);
+      g_set_error (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                   _("The context was shut down"));
+      job_post (job, job_complete_cb);
+      job_unref (job);   /* the pool's reference */
+    }
+  g_list_free (jobs);
+
+  /* Work that runs: cancel it, outside our lock. */
+  to_cancel = g_ptr_array_new_with_free_func (g_object_unref);
+  syncify_mutex_lock (&self->lock);
+  for (GList *l = self->cancel_on_shutdown.head; l != NULL; l = l->next)
+    {
+      CancelEntry *entry = l->data;
+      g_ptr_array_add (to_cancel, g_object_ref (entry->cancellable));
+    }
+  if (self->loop != NULL)
+    self->quit_when_idle = TRUE;
+  if (!self->joined && self->thread != NULL)
+    {
+      self->joined = TRUE;
+      thread = g_steal_pointer (&self->thread);
+    }
+  syncify_mutex_unlock (&self->lock);
+
+  g_cancellable_cancel (self->shutdown_cancellable);
+  for (guint i = 0; i < to_cancel->len; i++)
+    g_cancellable_cancel (to_cancel->pdata[i]);
+
+  if (thread != NULL)
+    {
+      GSource *source = g_idle_source_new ();
+
+      /* The quit must happen inside the loop: a quit before it started
+       * running would be lost. */
+      g_source_set_priority (source, G_PRIORITY_HIGH);
+      g_source_set_static_name (source, "[syncify] shutdown");
+      g_source_set_callback (source, background_maybe_quit_cb,
+                             g_object_ref (self), g_object_unref);
+      g_source_attach (source, self->main_context);
+      g_source_unref (source);
+
+      if (thread == g_thread_self ())
+        {
+          /* Never join from the context's own thread: it leaves the loop
+           * when this callback returns, and exits on its own. */
+          g_thread_unref (thread);
+        }
+      else
+        {
+          SyncifyThread *me = syncify_thread_self ();
+          SyncifyWaitState saved;
+          g_autoptr(GError) error = NULL;
+
+          /* Joining is a wait on the background thread: registered like
+           * one, so an operation there that pushes back to a context this
+           * thread owns fails with WOULD_DEADLOCK instead of hanging. */
+          if (syncify_wait_begin (me, SYNCIFY_WAIT_PUSH, self->main_context, self,
+                                  &saved, &error))
+            {
+              syncify_pool_block_begin ();
+              g_thread_join (thread);
+              syncify_pool_block_end ();
+              syncify_wait_end (me, &saved);
+            }
+          else
+            {
+              /* Its thread is already blocked on us: joining would hang.
+               * Let it finish and exit on its own. */
+              g_debug ("Not joining the thread of %s: %s", self->name, error->message);
+              g_thread_unref (thread);
+            }
+        }
+    }
+
+  g_object_unref (self);
+}
+
+/* ------------------------------------------------------------------------ *
+ * Blocking calls
+ * ------------------------------------------------------------------------ */
+
+typedef enum {
+  ROUTE_PUSH,    /* another thread runs the context: hand the work over */
+  ROUTE_LOCAL,   /* this thread owns it, or nobody runs it */
+} Route;
+
+/* @target may be NULL (plain sync code, no context). When ROUTE_LOCAL is
+ * chosen because nobody runs the context and @acquire is set, the context
+ * is acquired on return (and *acquired set) so that it stays so. */
+static Route
+choose_route (SyncifyContext *target,
+              SyncifyJob     *job,
+              gboolean        acquire,
+              gboolean       *acquired)
+{
+  GMainContext *mc;
+
+  if (acquired != NULL)
+    *acquired = FALSE;
+
+  if (target == NULL)
+    return ROUTE_LOCAL;
+
+  mc = target->main_context;
+
+  if (g_main_context_is_owner (mc))
+    return ROUTE_LOCAL;
+
+  if (target->background)
+    return ROUTE_PUSH;
+
+  if (job != NULL && job->context->main_context == mc)
+    return ROUTE_PUSH;
+
+  if (g_main_context_acquire (mc))
+    {
+      if (acquire)
+        *acquired = TRUE;
+      else
+        g_main_context_release (mc);
+      return ROUTE_LOCAL;
+    }
+
+  return ROUTE_PUSH;
+}
+
+static void
+set_closed_error (GError         **error,
+                  SyncifyContext  *target)
+{
+  g_autofree char *what = syncify_context_describe (target);
+
+  g_set_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+               _("Cannot run work on %s: it was shut down"), what);
+}
+
+/* Called in any thread, from the cancellable handed to a queued call. */
+static void
+sync_call_cancelled_cb (GCancellable *cancellable,
+                        gpointer      data)
+{
+  Call *call = data;
+
+  if (inbox_remove (call->context, call))
+    {
+      g_set_error_literal (&call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           _("Operation was cancelled"));
+      call_wake_waiter (call);
+    }
+}
+
+/* Pushes @call to @self's owner and blocks until it is done. */
+static gpointer
+push_and_wait (SyncifyContext  *self,
+               Call            *call,
+               GError         **error)
+{
+  SyncifyThread *thread = syncify_thread_self ();
+  SyncifyWaitState saved;
+  gulong handler = 0;
+
+  if (!syncify_wait_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, self,
+                           &saved, error))
+    return NULL;
+
+  syncify_pool_block_begin ();
+
+  call->context = self;
+  call->waiter = thread;
+  call->result = NULL;
+  call->error = NULL;
+
+  if (!inbox_push (self, call))
+    {
+      syncify_pool_block_end ();
+      syncify_wait_end (thread, &saved);
+      set_closed_error (error, self);
+      return NULL;
+    }
+
+  if (call->cancellable != NULL)
+    handler = g_cancellable_connect (call->cancellable,
+                                     G_CALLBACK (sync_call_cancelled_cb),
+                                     call, NULL);
+
+  while (g_atomic_int_get (&call->state) != CALL_DONE)
+    syncify_thread_wait (thread);
+
+  if (handler != 0)
+    g_cancellable_disconnect (call->cancellable, handler);
+
+  syncify_pool_block_end ();
+  syncify_wait_end (thread, &saved);
+
+  if (call->error != NULL)
+    {
+      g_propagate_error (error, call->error);
+      return NULL;
+    }
+
+  return call->result;
+}
+
+typedef struct {
+  SyncifyFinishFunc  finish;
+  gpointer           user_data;
+  gpointer           result;
+  GError            *error;
+  gboolean           done;
+} PrivateOp;
+
+static void
+private_op_ready (GObject      *source_object,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  PrivateOp *op = data;
+
+  op->result = op->finish (source_object, result, op->user_data, &op->error);
+  if (op->result != NULL && op->error != NULL)
+    {
+      g_critical ("A SyncifyFinishFunc returned a result and set an error; "
+                  "the result is leaked");
+      op->result = NULL;
+    }
+  op->done = TRUE;
+}
+
+static gpointer
+run_private (SyncifyThread     *thread,
+             SyncifyStartFunc   start,
+             SyncifyFinishFunc  finish,
+             gpointer           user_data,
+             GCancellable      *cancellable,
+             GError           **error)
+{
+  PrivateOp op = { finish, user_data, NULL, NULL, FALSE };
+  SyncifyWaitState saved;
+  GMainContext *private_context;
+
+  if (thread->private_context == NULL)
+    thread->private_context = g_main_context_new ();
+  private_context = thread->private_context;
+
+  if (!syncify_wait_begin (thread, SYNCIFY_WAIT_PRIVATE, private_context, NULL,
+                           &saved, error))
+    return NULL;
+
+  syncify_pool_block_begin ();
+  g_main_context_push_thread_default (private_context);
+
+  start (user_data, cancellable, private_op_ready, &op);
+  while (!op.done)
+    g_main_context_iteration (private_context, TRUE);
+
+  g_main_context_pop_thread_default (private_context);
+  syncify_pool_block_end ();
+  syncify_wait_end (thread, &saved);
+
+  if (op.error != NULL)
+    {
+      g_propagate_error (error, op.error);
+      return NULL;
+    }
+
+  return op.result;
+}
+
+static void
+set_not_in_worker_error (GError         **error,
+                         SyncifyContext  *target,
+                         SyncifyThread   *thread)
+{
+  if (target == NULL)
+    {
+      g_set_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER,
+                   _("syncify was called on thread \"%s\" with no context, outside "
+                     "any asyncify worker: no other thread can run the operation. "
+                     "Pass SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT to run it on this "
+                     "thread in a private main context"),
+                   syncify_thread_get_name (thread));
+    }
+  else
+    {
+      g_autofree char *what = syncify_context_describe (target);
+
+      if (g_main_context_is_owner (target->main_context))
+        g_set_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER,
+                     _("syncify was called on thread \"%s\", which runs %s itself: "
+                       "blocking here would stop it. Pass "
+                       "SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT to run the operation in "
+                       "a private main context, or call it from a worker"),
+                     syncify_thread_get_name (thread), what);
+      else
+        g_set_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER,
+                     _("syncify was called on thread \"%s\" for %s, which no other "
+                       "thread runs. Pass SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT to run "
+                       "the operation on this thread in a private main context"),
+                     syncify_thread_get_name (thread), what);
+    }
+}
+
+/**
+ * syncify_context_syncify:
+ * @self: (nullable): the context that owns the operation's objects, or
+ *   %NULL for the calling worker's context (see
+ *   [func@Syncify.Context.get_current])
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
+ * @start: (scope call): starts the operation, like an `_async` GIO call
+ * @finish: (scope call): completes it, like a callback calling `_finish`
+ * @user_data: (closure start): data for @start and @finish
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @start
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Runs an asynchronous operation from blocking code and waits for its result:
+ * the counterpart of Asyncer's `syncify()`.
+ *
+ * 1. When the calling thread is a worker of @self, or another thread owns
+ *    @self's main context (it is being iterated there; for a background
+ *    context, always), the operation is *pushed*: @start runs on the owner,
+ *    with @self's main context as thread-default, @finish runs there inside
+ *    the completion callback, and the calling thread blocks until then.
+ * 2. Otherwise (the calling thread owns @self's main context, nobody runs it,
+ *    or @self is %NULL outside a worker): without
+ *    %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT this fails at once with
+ *    %SYNCIFY_ERROR_NOT_IN_WORKER and runs nothing. With it, @start runs on
+ *    the calling thread with a private main context pushed as thread-default,
+ *    which is iterated until the operation completes. The private context is
+ *    the calling thread's own and is reused by later calls (so calling this
+ *    in a loop costs no new main context per call); nested calls work.
+ * 3. Before blocking in case 1, if the owner is itself blocked in this
+ *    library waiting, directly or through a chain of threads, on the calling
+ *    thread, this fails with %SYNCIFY_ERROR_WOULD_DEADLOCK, whose message
+ *    names the cycle, instead of hanging.
+ *
+ * @cancellable is handed to @start. When the calling thread is an asyncify
+ * worker, cancelling the worker's own cancellable cancels the operation too,
+ * and so does shutting @self down. The call always waits for the operation
+ * to complete (it owns @user_data until then), so a cancelled call returns
+ * once the operation honours the cancellation. If the cancellation comes
+ * before @start ran, @start never runs and the call fails with
+ * %G_IO_ERROR_CANCELLED.
+ *
+ * Returns: (transfer full) (nullable): what @finish returned; %NULL with
+ *   @error unset is a valid success
+ *
+ * Since: 1.0
+ */
+gpointer
+syncify_context_syncify (SyncifyContext     *self,
+                         SyncifyFlags        flags,
+                         SyncifyStartFunc    start,
+                         SyncifyFinishFunc   finish,
+                         gpointer            user_data,
+                         GCancellable       *cancellable,
+                         GError            **error)
+{
+  SyncifyThread *thread;
+  SyncifyJob *job;
+  SyncifyContext *target;
+  GCancellable *job_cancellable;
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (start != NULL, NULL);
+  g_return_val_if_fail (finish != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  thread = syncify_thread_self ();
+  job = g_atomic_pointer_get (&thread->job);
+  target = self != NULL ? self : (job != NULL ? job->context : NULL);
+  job_cancellable = job != NULL ? job->func_cancellable : NULL;
+
+  if (target != NULL && g_atomic_int_get (&target->closed))
+    {
+      set_closed_error (error, target);
+      return NULL;
+    }
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  if (choose_route (target, job, FALSE, NULL) == ROUTE_PUSH)
+    {
+      Call call = { { 0, }, };
+      gpointer result;
+
+      call.kind = CALL_SYNCIFY;
+      call.start = start;
+      call.finish = finish;
+      call.user_data = user_data;
+      /* Always a cancellable of our own: shutdown cancels it. */
+      call.cancellable = chain_init (&call.chain, cancellable, job_cancellable, TRUE);
+      result = push_and_wait (target, &call, error);
+      chain_clear (&call.chain);
+      return result;
+    }
+
+  if (!(flags & SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT))
+    {
+      set_not_in_worker_error (error, target, thread);
+      return NULL;
+    }
+
+  {
+    Chain chain;
+    GCancellable *effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
+    gpointer result = run_private (thread, start, finish, user_data, effective, error);
+
+    chain_clear (&chain);
+    return result;
+  }
+}
+
+/**
+ * syncify_context_invoke_sync:
+ * @self: (nullable): the context to run @func on, or %NULL for the calling
+ *   worker's context
+ * @func: (scope call): the function to run
+ * @user_data: (closure func): data for @func
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Runs a plain function on the owner of @self and waits for its result: the
+ * counterpart of AnyIO's `from_thread.run_sync()`.
+ *
+ * When the calling thread is a worker of @self, or another thread owns its
+ * main context (for a background context, always), @func is pushed there and
+ * the calling thread blocks until it has run. When the calling thread owns
+ * the main context, or nobody runs it (or @self is %NULL outside a worker),
+ * @func runs inline, as [method@GLib.MainContext.invoke] does, with the main
+ * context acquired while it runs. The deadlock rule of
+ * [method@Syncify.Context.syncify] applies.
+ *
+ * If @cancellable fires before @func started, it never runs and the call
+ * fails with %G_IO_ERROR_CANCELLED.
+ *
+ * Returns: (transfer full) (nullable): what @func returned; %NULL with
+ *   @error unset is a valid success
+ *
+ * Since: 1.0
+ */
+gpointer
+syncify_context_invoke_sync (SyncifyContext     *self,
+                             SyncifyThreadFunc   func,
+                             gpointer            user_data,
+                             GCancellable       *cancellable,
+                             GError            **error)
+{
+  SyncifyThread *thread;
+  SyncifyJob *job;
+  SyncifyContext *target;
+  GCancellable *job_cancellable;
+  gboolean acquired;
+  Chain chain;
+  GCancellable *effective;
+  gpointer result;
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  thread = syncify_thread_self ();
+  job = g_atomic_pointer_get (&thread->job);
+  target = self != NULL ? self : (job != NULL ? job->context : NULL);
+  job_cancellable = job != NULL ? job->func_cancellable : NULL;
+
+  if (target != NULL && g_atomic_int_get (&target->closed))
+    {
+      set_closed_error (error, target);
+      return NULL;
+    }
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
+
+  if (choose_route (target, job, TRUE, &acquired) == ROUTE_PUSH)
+    {
+      Call call = { { 0, }, };
+
+      call.kind = CALL_INVOKE;
+      call.func = func;
+      call.user_data = user_data;
+      call.cancellable = effective;
+      result = push_and_wait (target, &call, error);
+    }
+  else
+    {
+      GError *local_error = NULL;
+
+      result = func (user_data, effective, &local_error);
+      if (acquired)
+        g_main_context_release (target->main_context);
+      if (local_error != NULL)
+        {
+          if (result != NULL)
+            g_critical ("A SyncifyThreadFunc returned a result and set an error; "
+                        "the result is leaked");
+          result = NULL;
+          g_propagate_error (error, local_error);
+        }
+    }
+
+  chain_clear (&chain);
+  return result;
+}
+
+/* ------------------------------------------------------------------------ *
+ * asyncify
+ * ------------------------------------------------------------------------ */
+
+/**
+ * syncify_context_asyncify:
+ * @self: the context the worker belongs to
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ABANDON_ON_CANCEL
+ * @func: (scope notified) (closure user_data) (destroy user_data_destroy):
+ *   the blocking function to run in a worker thread
+ * @user_data: data for @func
+ * @user_data_destroy: (nullable): frees @user_data once @func is done with it
+ * @result_destroy: (nullable): frees a result nobody claimed
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @callback: (scope async) (closure callback_data): called when the job is
+ *   done
+ * @callback_data: data for @callback
+ *
+ * Runs the blocking function @func in a worker thread, never on the calling
+ * thread, and delivers its result as an ordinary GIO asynchronous result:
+ * @callback runs in the calling thread's thread-default main context (as for
+ * every GIO call), and calls [method@Syncify.Context.asyncify_finish]. The
+ * counterpart of Asyncer's `asyncify()`.
+ *
+ * The worker belongs to @self: inside @func,
+ * [func@Syncify.Context.get_current] returns @self, and
+ * [method@Syncify.Context.syncify] or [method@Syncify.Context.invoke_sync]
+ * with a %NULL context push to @self. At most
+ * [property@Syncify.Context:max-workers] of @self's jobs run at once; the
+ * others wait, in order.
+ *
+ * Cancellation is cooperative: @func is handed a cancellable that fires when
+ * @cancellable does (or @self is shut down), and is expected to honour it.
+ * A job whose @cancellable fires before it started never runs @func. With
+ * %SYNCIFY_FLAGS_ABANDON_ON_CANCEL, the job completes with
+ * %G_IO_ERROR_CANCELLED as soon as @cancellable fires; @func keeps running,
+ * and its late result is freed with @result_destroy.
+ *
+ * Ownership: @user_data_destroy runs exactly once, in the caller's
+ * thread-default main context: after @func returned, or when the job ended
+ * before it started (cancelled, or @self shut down). @result_destroy frees
+ * the result if it is never claimed by a successful finish, including the
+ * late result of an abandoned job (also in the caller's context).
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_asyncify (SyncifyContext      *self,
+                          SyncifyFlags         flags,
+                          SyncifyThreadFunc    func,
+                          gpointer             user_data,
+                          GDestroyNotify       user_data_destroy,
+                          GDestroyNotify       result_destroy,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             callback_data)
+{
+  SyncifyJob *job;
+
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  job = g_new0 (SyncifyJob, 1);
+  job->ref_count = 1;     /* the pool's */
+  job->state = JOB_QUEUED;
+  job->context = self;
+  job->task = g_task_new (self, cancellable, callback, callback_data);
+  g_task_set_source_tag (job->task, syncify_context_asyncify);
+  job->delivery = g_task_get_context (job->task);
+  job->flags = flags;
+  job->func = func;
+  job->user_data = user_data;
+  job->user_data_destroy = user_data_destroy;
+  job->result_destroy = result_destroy;
+  job->item.group = &self->group;
+  job->item.run = job_run;
+
+  if (g_atomic_int_get (&self->closed))
+    {
+      set_closed_error (&job->error, self);
+      g_atomic_int_set (&job->state, JOB_DROPPED);
+      job_post (job, job_complete_cb);
+      job_unref (job);
+      return;
+    }
+
+  if (cancellable != NULL)
+    {
+      job->cancellable = g_object_ref (cancellable);
+      /* Connected before the job is queued; a cancellable that has already
+       * fired runs the handler now, which finds nothing queued, and the job
+       * then ends at once when a worker takes it. */
+      job->cancel_handler = g_cancellable_connect (cancellable,
+                                                   G_CALLBACK (job_cancelled_cb),
+                                                   job_ref (job), job_unref);
+    }
+
+  syncify_pool_push (&job->item);
+}
+
+/**
+ * syncify_context_asyncify_finish:
+ * @self: a `SyncifyContext`
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Gets the result of [method@Syncify.Context.asyncify].
+ *
+ * Returns: (transfer full) (nullable): what the function returned; %NULL with
+ *   @error unset is a valid success
+ *
+ * Since: 1.0
+ */
+gpointer
+syncify_context_asyncify_finish (SyncifyContext  *self,
+                                 GAsyncResult    *result,
+                                 GError         **error)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == syncify_context_asyncify, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ *
+ * call_async
+ * ------------------------------------------------------------------------ */
+
+/* Called in any thread, from the call's cancellable. */
+static void
+async_call_cancelled_cb (GCancellable *cancellable,
+                         gpointer      data)
+{
+  Call *call = data;
+
+  if (inbox_remove (call->context, call))
+    {
+      g_set_error_literal (&call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           _("Operation was cancelled"));
+      /* Not here: the handler cannot disconnect itself. */
+      async_call_complete_later (call);
+    }
+}
+
+/**
+ * syncify_context_call_async:
+ * @self: the context to run the operation on
+ * @start: (scope notified) (closure user_data) (destroy user_data_destroy):
+ *   starts the operation, like an `_async` GIO call
+ * @finish: (scope notified) (closure user_data): completes it, like a
+ *   callback calling `_finish`
+ * @user_data: data for @start and @finish
+ * @user_data_destroy: (nullable): frees @user_data once the operation is done
+ * @result_destroy: (nullable): frees a result nobody claimed
+ * @cancellable: (nullable): a [class@Gio.Cancellable] to cancel the operation
+ * @callback: (scope async) (closure callback_data): called with the result
+ * @callback_data: data for @callback
+ *
+ * Runs an asynchronous operation on @self's owner and delivers its result to
+ * @callback in the calling thread's thread-default main context: Flyte's
+ * `.aio()`. For a background context, @start and @finish run on its thread,
+ * so objects bound to that thread's loop may be used by them. Called on the
+ * owner itself, it simply starts the operation.
+ *
+ * Cancelling @cancellable cancels the operation (the cancellable @start is
+ * given fires), or, if it has not started yet, completes the call with
+ * %G_IO_ERROR_CANCELLED without starting it.
+ *
+ * @user_data_destroy runs exactly once: on the owner right after @finish, or,
+ * if the operation never started, in the caller's thread-default main
+ * context (on the calling thread if @self was already shut down).
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_call_async (SyncifyContext      *self,
+                            SyncifyStartFunc     start,
+                            SyncifyFinishFunc    finish,
+                            gpointer             user_data,
+                            GDestroyNotify       user_data_destroy,
+                            GDestroyNotify       result_destroy,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             callback_data)
+{
+  Call *call;
+
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (start != NULL);
+  g_return_if_fail (finish != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  call = g_new0 (Call, 1);
+  call->kind = CALL_ASYNC;
+  call->context = self;
+  call->start = start;
+  call->finish = finish;
+  call->user_data = user_data;
+  call->user_data_destroy = user_data_destroy;
+  call->result_destroy = result_destroy;
+  call->task = g_task_new (self, cancellable, callback, callback_data);
+  g_task_set_source_tag (call->task, syncify_context_call_async);
+
+  if (g_atomic_int_get (&self->closed))
+    {
+      set_closed_error (&call->error, self);
+      async_call_complete (call);
+      return;
+    }
+
+  /* Ours, so shutdown can cancel it without touching the caller's. */
+  call->cancellable = chain_init (&call->chain, cancellable, NULL, TRUE);
+
+  if (g_main_context_is_owner (self->main_context))
+    {
+      g_atomic_int_set (&call->state, CALL_STARTED);
+      call_run (call);
+      return;
+    }
+
+  /* Connected before the push, while nothing else can see @call. If the
+   * cancellable already fired, the handler finds nothing queued; the owner
+   * then sees it cancelled and does not start the operation. */
+  call->cancel_handler = g_cancellable_connect (call->chain.combined,
+                                                G_CALLBACK (async_call_cancelled_cb),
+                                                call, NULL);
+
+  if (!inbox_push (self, call))
+    {
+      set_closed_error (&call->error, self);
+      async_call_complete (call);
+      return;
+    }
+}
+
+/**
+ * syncify_context_call_finish:
+ * @self: a `SyncifyContext`
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Gets the result of [method@Syncify.Context.call_async].
+ *
+ * Returns: (transfer full) (nullable): what the finish function returned;
+ *   %NULL with @error unset is a valid success
+ *
+ * Since: 1.0
+ */
+gpointer
+syncify_context_call_finish (SyncifyContext  *self,
+                             GAsyncResult    *result,
+                             GError         **error)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == syncify_context_call_async, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

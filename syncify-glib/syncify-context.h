@@ -1,0 +1,93 @@
+/* syncify-context.h: SyncifyContext, the crossing between blocking code and
+ * GIO asynchronous code
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined(SYNCIFY_INSIDE) && !defined(SYNCIFY_COMPILATION)
+# error "Only <syncify-glib/syncify-glib.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "syncify-types.h"
+#include "syncify-version.h"
+
+G_BEGIN_DECLS
+
+#define SYNCIFY_TYPE_CONTEXT (syncify_context_get_type ())
+
+SYNCIFY_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (SyncifyContext, syncify_context, SYNCIFY, CONTEXT, GObject)
+
+SYNCIFY_AVAILABLE_IN_1_0
+SyncifyContext *syncify_context_new              (GMainContext   *main_context);
+SYNCIFY_AVAILABLE_IN_1_0
+SyncifyContext *syncify_context_new_thread       (const char     *name);
+SYNCIFY_AVAILABLE_IN_1_0
+SyncifyContext *syncify_context_get_default      (void);
+SYNCIFY_AVAILABLE_IN_1_0
+SyncifyContext *syncify_context_get_current      (void);
+SYNCIFY_AVAILABLE_IN_1_0
+GMainContext   *syncify_context_get_main_context (SyncifyContext *self);
+SYNCIFY_AVAILABLE_IN_1_0
+const char     *syncify_context_get_name         (SyncifyContext *self);
+SYNCIFY_AVAILABLE_IN_1_0
+guint           syncify_context_get_max_workers  (SyncifyContext *self);
+SYNCIFY_AVAILABLE_IN_1_0
+void            syncify_context_set_max_workers  (SyncifyContext *self,
+                                                  guint           max_workers);
+SYNCIFY_AVAILABLE_IN_1_0
+gboolean        syncify_context_is_closed        (SyncifyContext *self);
+SYNCIFY_AVAILABLE_IN_1_0
+void            syncify_context_shutdown         (SyncifyContext *self);
+
+SYNCIFY_AVAILABLE_IN_1_0
+void            syncify_context_asyncify         (SyncifyContext      *self,
+                                                  SyncifyFlags         flags,
+                                                  SyncifyThreadFunc    func,
+                                                  gpointer             user_data,
+                                                  GDestroyNotify       user_data_destroy,
+                                                  GDestroyNotify       result_destroy,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             callback_data);
+SYNCIFY_AVAILABLE_IN_1_0
+gpointer        syncify_context_asyncify_finish  (SyncifyContext      *self,
+                                                  GAsyncResult        *result,
+                                                  GError             **error);
+
+SYNCIFY_AVAILABLE_IN_1_0
+gpointer        syncify_context_syncify          (SyncifyContext      *self,
+                                                  SyncifyFlags         flags,
+                                                  SyncifyStartFunc     start,
+                                                  SyncifyFinishFunc    finish,
+                                                  gpointer             user_data,
+                                                  GCancellable        *cancellable,
+                                                  GError             **error);
+
+SYNCIFY_AVAILABLE_IN_1_0
+gpointer        syncify_context_invoke_sync      (SyncifyContext      *self,
+                                                  SyncifyThreadFunc    func,
+                                                  gpointer             user_data,
+                                                  GCancellable        *cancellable,
+                                                  GError             **error);
+
+SYNCIFY_AVAILABLE_IN_1_0
+void            syncify_context_call_async       (SyncifyContext      *self,
+                                                  SyncifyStartFunc     start,
+                                                  SyncifyFinishFunc    finish,
+                                                  gpointer             user_data,
+                                                  GDestroyNotify       user_data_destroy,
+                                                  GDestroyNotify       result_destroy,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             callback_data);
+SYNCIFY_AVAILABLE_IN_1_0
+gpointer        syncify_context_call_finish      (SyncifyContext      *self,
+                                                  GAsyncResult        *result,
+                                                  GError             **error);
+
+G_END_DECLS

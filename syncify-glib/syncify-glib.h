@@ -1,0 +1,14 @@
+/* syncify-glib.h: the single public include
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#define SYNCIFY_INSIDE
+# include <gio/gio.h>
+# include "syncify-version.h"
+# include "syncify-types.h"
+# include "syncify-enum-types.h"
+# include "syncify-context.h"
+#undef SYNCIFY_INSIDE

@@ -1,0 +1,447 @@
+/* syncify-pool.c: the worker pool behind asyncify
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#include "syncify-private.h"
+
+/* How the pool decides how many jobs run at once.
+ *
+ * - At most `limit` jobs run at a time, where limit = the number of
+ *   processors + `extra`. Jobs beyond that wait in one FIFO queue. With
+ *   short CPU-bound jobs this keeps every core busy without the contention
+ *   of a larger pool.
+ * - A worker that blocks inside the library (syncify or invoke_sync pushing
+ *   to a loop, or iterating a private context) stops counting: it hands its
+ *   slot, and its context's max_workers slot, to the next job at once. So
+ *   workers waiting on jobs of their own can never starve those jobs, however
+ *   deep the nesting and whatever max_workers says.
+ * - A worker that blocks elsewhere (a blocking read, a sleep) cannot tell us.
+ *   While jobs are queued, a monitor thread looks every millisecond at how
+ *   much CPU time each running worker used; `extra` becomes the number of
+ *   running workers that were mostly off the CPU, so blocking jobs get more
+ *   threads while CPU-bound jobs do not.
+ */
+
+#define MONITOR_INTERVAL_US   1000
+#define IDLE_EXIT_US          (10 * G_USEC_PER_SEC)
+#define MAX_EXTRA             256
+
+enum {
+  WHERE_NONE,
+  WHERE_PENDING,   /* in its group's pending queue */
+  WHERE_QUEUED,    /* in the pool's run queue */
+  WHERE_RUNNING,
+};
+
+typedef struct {
+  GList      link;          /* in pool.workers */
+  gboolean   running;       /* protected by pool.lock */
+  gboolean   blocked;       /* protected by pool.lock */
+#ifdef _POSIX_THREAD_CPUTIME
+  clockid_t  cpu_clock;
+  gboolean   have_clock;
+#endif
+  gint64     last_cpu_us;   /* only touched by the monitor */
+} PoolWorker;
+
+static struct {
+  GMutex   lock;
+  GCond    work_cond;       /* idle workers wait here */
+  GCond    monitor_cond;    /* the monitor waits here while there is nothing to watch */
+  GQueue   queue;           /* admitted items, in order */
+  GQueue   workers;         /* PoolWorker */
+  guint    n_threads;
+  guint    n_idle;
+  guint    n_wakeups;       /* idle threads signalled or threads spawned, not yet awake */
+  guint    n_running;       /* running an item and not blocked in the library */
+  guint    base_limit;
+  guint    extra;
+  guint    next_id;
+  gboolean monitor_started;
+} pool;
+
+static __thread PoolWorker      *current_worker;
+static __thread SyncifyPoolItem *current_item;
+static __thread guint            block_depth;
+
+static gpointer worker_main (gpointer data);
+static gpointer monitor_main (gpointer data);
+
+/* Must hold pool.lock. */
+static guint
+pool_limit (void)
+{
+  if G_UNLIKELY (pool.base_limit == 0)
+    pool.base_limit = MAX (2, g_get_num_processors ());
+
+  return pool.base_limit + pool.extra;
+}
+
+/* Must hold pool.lock. Make sure a thread will come for the queued items. */
+static void
+pool_wake (void)
+{
+  guint queued = pool.queue.length;
+  guint limit = pool_limit ();
+
+  while (queued > pool.n_wakeups && pool.n_running + pool.n_wakeups < limit)
+    {
+      if (pool.n_idle > pool.n_wakeups)
+        {
+          g_cond_signal (&pool.work_cond);
+        }
+      else
+        {
+          g_autoptr(GError) error = NULL;
+          g_autofree char *name = g_strdup_printf ("syncify-w%u", ++pool.next_id);
+          GThread *thread = g_thread_try_new (name, worker_main, NULL, &error);
+
+          if (thread == NULL)
+            {
+              g_warning ("Could not start a worker thread: %s", error->message);
+              break;
+            }
+          g_thread_unref (thread);
+          pool.n_threads++;
+        }
+      pool.n_wakeups++;
+    }
+
+  if (queued > 0 && !pool.monitor_started)
+    {
+      GThread *thread = g_thread_try_new ("syncify-monitor", monitor_main, NULL, NULL);
+
+      if (thread != NULL)
+        {
+          pool.monitor_started = TRUE;
+          g_thread_unref (thread);
+        }
+    }
+  else if (queued > 0 && pool.n_running >= limit)
+    {
+      g_cond_signal (&pool.monitor_cond);
+    }
+}
+
+/* Must hold pool.lock. Moves pending items of @group into the run queue while
+ * it has free slots. */
+static void
+group_admit (SyncifyPoolGroup *group)
+{
+  while (group->pending.length > 0 &&
+         (group->max == 0 || group->admitted < group->max))
+    {
+      GList *link = g_queue_pop_head_link (&group->pending);
+      SyncifyPoolItem *item = link->data;
+
+      item->where = WHERE_QUEUED;
+      group->admitted++;
+      g_queue_push_tail_link (&pool.queue, link);
+    }
+}
+
+void
+syncify_pool_group_init (SyncifyPoolGroup *group)
+{
+  group->max = 0;
+  group->admitted = 0;
+  g_queue_init (&group->pending);
+}
+
+void
+syncify_pool_group_set_max (SyncifyPoolGroup *group,
+                            guint             max)
+{
+  syncify_mutex_lock (&pool.lock);
+  group->max = max;
+  group_admit (group);
+  pool_wake ();
+  syncify_mutex_unlock (&pool.lock);
+}
+
+guint
+syncify_pool_group_get_max (SyncifyPoolGroup *group)
+{
+  guint max;
+
+  syncify_mutex_lock (&pool.lock);
+  max = group->max;
+  syncify_mutex_unlock (&pool.lock);
+
+  return max;
+}
+
+GList *
+syncify_pool_group_drain (SyncifyPoolGroup *group)
+{
+  GList *items = NULL;
+  GList *next;
+
+  syncify_mutex_lock (&pool.lock);
+
+  /* Admitted items of this group that no worker has taken yet. */
+  for (GList *l = pool.queue.head; l != NULL; l = next)
+    {
+      SyncifyPoolItem *item = l->data;
+
+      next = l->next;
+      if (item->group != group)
+        continue;
+      g_queue_unlink (&pool.queue, l);
+      item->where = WHERE_NONE;
+      group->admitted--;
+      items = g_list_prepend (items, item);
+    }
+
+  while (group->pending.length > 0)
+    {
+      GList *link = g_queue_pop_head_link (&group->pending);
+      SyncifyPoolItem *item = link->data;
+
+      item->where = WHERE_NONE;
+      items = g_list_prepend (items, item);
+    }
+
+  syncify_mutex_unlock (&pool.lock);
+
+  return g_list_reverse (items);
+}
+
+void
+syncify_pool_push (SyncifyPoolItem *item)
+{
+  SyncifyPoolGroup *group = item->group;
+
+  item->link.data = item;
+  item->link.prev = item->link.next = NULL;
+
+  syncify_mutex_lock (&pool.lock);
+  if (group->max == 0 || group->admitted < group->max)
+    {
+      item->where = WHERE_QUEUED;
+      group->admitted++;
+      g_queue_push_tail_link (&pool.queue, &item->link);
+      pool_wake ();
+    }
+  else
+    {
+      item->where = WHERE_PENDING;
+      g_queue_push_tail_link (&group->pending, &item->link);
+    }
+  syncify_mutex_unlock (&pool.lock);
+}
+
+gboolean
+syncify_pool_remove (SyncifyPoolItem *item)
+{
+  gboolean removed = FALSE;
+
+  syncify_mutex_lock (&pool.lock);
+  if (item->where == WHERE_QUEUED)
+    {
+      g_queue_unlink (&pool.queue, &item->link);
+      item->group->admitted--;
+      group_admit (item->group);
+      pool_wake ();
+      removed = TRUE;
+    }
+  else if (item->where == WHERE_PENDING)
+    {
+      g_queue_unlink (&item->group->pending, &item->link);
+      removed = TRUE;
+    }
+  if (removed)
+    item->where = WHERE_NONE;
+  syncify_mutex_unlock (&pool.lock);
+
+  return removed;
+}
+
+void
+syncify_pool_block_begin (void)
+{
+  SyncifyPoolItem *item = current_item;
+
+  if (item == NULL || block_depth++ > 0)
+    return;
+
+  syncify_mutex_lock (&pool.lock);
+  current_worker->blocked = TRUE;
+  pool.n_running--;
+  item->group->admitted--;
+  group_admit (item->group);
+  pool_wake ();
+  syncify_mutex_unlock (&pool.lock);
+}
+
+void
+syncify_pool_block_end (void)
+{
+  SyncifyPoolItem *item = current_item;
+
+  if (item == NULL || --block_depth > 0)
+    return;
+
+  syncify_mutex_lock (&pool.lock);
+  current_worker->blocked = FALSE;
+  pool.n_running++;
+  item->group->admitted++;
+  syncify_mutex_unlock (&pool.lock);
+}
+
+guint
+syncify_pool_get_n_threads (void)
+{
+  guint n;
+
+  syncify_mutex_lock (&pool.lock);
+  n = pool.n_threads;
+  syncify_mutex_unlock (&pool.lock);
+
+  return n;
+}
+
+static gint64
+worker_cpu_time_us (PoolWorker *worker)
+{
+#ifdef _POSIX_THREAD_CPUTIME
+  struct timespec ts;
+
+  if (worker->have_clock && clock_gettime (worker->cpu_clock, &ts) == 0)
+    return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
+#endif
+  return -1;
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  PoolWorker worker = { { 0, }, };
+  gint64 idle_since = g_get_monotonic_time ();
+
+  worker.link.data = &worker;
+#ifdef _POSIX_THREAD_CPUTIME
+  worker.have_clock = pthread_getcpuclockid (pthread_self (), &worker.cpu_clock) == 0;
+#endif
+  current_worker = &worker;
+  (void) syncify_thread_self ();
+
+  syncify_mutex_lock (&pool.lock);
+  g_queue_push_tail_link (&pool.workers, &worker.link);
+  if (pool.n_wakeups > 0)
+    pool.n_wakeups--;   /* the wake-up that spawned us */
+
+  for (;;)
+    {
+      SyncifyPoolItem *item = NULL;
+
+      if (pool.queue.length > 0 && pool.n_running < pool_limit ())
+        {
+          GList *link = g_queue_pop_head_link (&pool.queue);
+
+          item = link->data;
+          item->where = WHERE_RUNNING;
+          pool.n_running++;
+          worker.running = TRUE;
+        }
+
+      if (item != NULL)
+        {
+          SyncifyPoolGroup *group = item->group;
+
+          /* More queued work than awake threads: get help before starting. */
+          pool_wake ();
+          syncify_mutex_unlock (&pool.lock);
+
+          current_item = item;
+          item->run (item);   /* may free @item */
+          current_item = NULL;
+          g_assert (block_depth == 0);
+
+          syncify_mutex_lock (&pool.lock);
+          worker.running = FALSE;
+          pool.n_running--;
+          group->admitted--;
+          group_admit (group);
+          idle_since = g_get_monotonic_time ();
+          continue;
+        }
+
+      /* Nothing this thread may take: sleep until there is. */
+      pool.n_idle++;
+      if (!syncify_cond_wait_until (&pool.work_cond, &pool.lock, idle_since + IDLE_EXIT_US) &&
+          pool.queue.length == 0 &&
+          pool.n_wakeups == 0 &&
+          pool.n_threads > pool_limit ())
+        {
+          pool.n_idle--;
+          break;
+        }
+      pool.n_idle--;
+      if (pool.n_wakeups > 0)
+        pool.n_wakeups--;   /* ours, or a spurious wake-up: either way we are awake */
+      if (g_get_monotonic_time () >= idle_since + IDLE_EXIT_US)
+        idle_since = g_get_monotonic_time ();
+    }
+
+  g_queue_unlink (&pool.workers, &worker.link);
+  pool.n_threads--;
+  syncify_mutex_unlock (&pool.lock);
+
+  current_worker = NULL;
+  return NULL;
+}
+
+static gpointer
+monitor_main (gpointer data)
+{
+  syncify_mutex_lock (&pool.lock);
+
+  for (;;)
+    {
+      guint off_cpu = 0;
+      gint64 interval_us;
+      gint64 start = g_get_monotonic_time ();
+
+      /* Nothing to watch: no queued work, or free slots for it. */
+      while (pool.queue.length == 0 || pool.n_running < pool_limit ())
+        {
+          pool.extra = 0;
+          syncify_cond_wait (&pool.monitor_cond, &pool.lock);
+          start = g_get_monotonic_time ();
+        }
+
+      for (GList *l = pool.workers.head; l != NULL; l = l->next)
+        {
+          PoolWorker *w = l->data;
+          w->last_cpu_us = worker_cpu_time_us (w);
+        }
+
+      syncify_cond_wait_until (&pool.monitor_cond, &pool.lock, start + MONITOR_INTERVAL_US);
+      interval_us = MAX (1, g_get_monotonic_time () - start);
+
+      for (GList *l = pool.workers.head; l != NULL; l = l->next)
+        {
+          PoolWorker *w = l->data;
+          gint64 now_cpu;
+
+          if (!w->running || w->blocked || w->last_cpu_us < 0)
+            continue;
+          now_cpu = worker_cpu_time_us (w);
+          if (now_cpu >= 0 && (now_cpu - w->last_cpu_us) * 4 < interval_us)
+            off_cpu++;
+        }
+
+      pool.extra = MIN (off_cpu, MAX_EXTRA);
+      pool_wake ();
+    }
+
+  g_assert_not_reached ();
+  return NULL;
+}

@@ -1,0 +1,198 @@
+/* syncify-private.h: internals shared by the library's sources
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "syncify-glib.h"
+
+G_BEGIN_DECLS
+
+/* ThreadSanitizer cannot see inside the uninstrumented system GLib, so the
+ * happens-before edges of GMutex and GCond are invisible to it. Every lock
+ * the library takes goes through these wrappers, which declare the edge. */
+#if defined(__SANITIZE_THREAD__) || HAVE_SANITIZE_THREAD
+void __tsan_acquire (void *addr);
+void __tsan_release (void *addr);
+# define SYNCIFY_TSAN_ACQUIRE(p) __tsan_acquire ((void *) (p))
+# define SYNCIFY_TSAN_RELEASE(p) __tsan_release ((void *) (p))
+#else
+# define SYNCIFY_TSAN_ACQUIRE(p) G_STMT_START { (void) (p); } G_STMT_END
+# define SYNCIFY_TSAN_RELEASE(p) G_STMT_START { (void) (p); } G_STMT_END
+#endif
+
+static inline void
+syncify_mutex_lock (GMutex *mutex)
+{
+  g_mutex_lock (mutex);
+  SYNCIFY_TSAN_ACQUIRE (mutex);
+}
+
+static inline void
+syncify_mutex_unlock (GMutex *mutex)
+{
+  SYNCIFY_TSAN_RELEASE (mutex);
+  g_mutex_unlock (mutex);
+}
+
+static inline void
+syncify_cond_wait (GCond  *cond,
+                   GMutex *mutex)
+{
+  SYNCIFY_TSAN_RELEASE (mutex);
+  g_cond_wait (cond, mutex);
+  SYNCIFY_TSAN_ACQUIRE (mutex);
+}
+
+static inline gboolean
+syncify_cond_wait_until (GCond  *cond,
+                         GMutex *mutex,
+                         gint64  end_time)
+{
+  gboolean ret;
+
+  SYNCIFY_TSAN_RELEASE (mutex);
+  ret = g_cond_wait_until (cond, mutex, end_time);
+  SYNCIFY_TSAN_ACQUIRE (mutex);
+  return ret;
+}
+
+void syncify_i18n_init (void);
+
+/* ------------------------------------------------------------------------ *
+ * Per-thread state (syncify-wait.c)
+ * ------------------------------------------------------------------------ */
+
+typedef struct _SyncifyJob    SyncifyJob;
+typedef struct _SyncifyThread SyncifyThread;
+
+typedef enum {
+  SYNCIFY_WAIT_NONE,
+  SYNCIFY_WAIT_PUSH,     /* blocked until an operation pushed to a context completes */
+  SYNCIFY_WAIT_PRIVATE,  /* iterating a private context until an operation completes */
+} SyncifyWaitKind;
+
+/* What a thread is blocked on, for the wait-for graph. Saved on the stack by
+ * nested waits and restored when they end. */
+typedef struct {
+  SyncifyWaitKind  kind;
+  GMainContext    *target;   /* PUSH: the context's GMainContext; PRIVATE: the private one */
+  SyncifyContext  *context;  /* PUSH: the context waited on (for naming); not owned */
+  GPtrArray       *owned;    /* GMainContexts this thread owned when it blocked */
+} SyncifyWaitState;
+
+struct _SyncifyThread
+{
+  /* The word a blocked thread sleeps on: 0 while waiting, 1 once signalled.
+   * (atomic) */
+  gint              wake_word;
+#ifndef HAVE_FUTEX
+  GMutex            wake_lock;
+  GCond             wake_cond;
+#endif
+
+  /* Protected by the registry lock. */
+  GList             link;            /* in the list of all threads */
+  SyncifyWaitState  wait;
+  char              name[64];        /* immutable once set */
+
+  /* The asyncify job this thread is running, if it is a worker. Written by
+   * the thread itself; read by others under the registry lock. (atomic) */
+  SyncifyJob       *job;
+  /* The GMainContext the running job delivers to (atomic) */
+  GMainContext     *job_delivery;
+
+  /* The per-thread private context of the private path (owned) (nullable);
+   * only touched by the thread itself. */
+  GMainContext     *private_context;
+
+  gboolean          in_use;
+};
+
+SyncifyThread *syncify_thread_self          (void);
+void           syncify_thread_set_name      (SyncifyThread *thread,
+                                             const char    *name);
+const char    *syncify_thread_get_name      (SyncifyThread *thread);
+
+/* The waiter: a one-shot event a thread blocks on, signalled by another. */
+void           syncify_thread_wait_prepare  (SyncifyThread *thread);
+void           syncify_thread_wait          (SyncifyThread *thread);
+void           syncify_thread_signal        (SyncifyThread *thread);
+
+/* Contexts the wait-for check may need to name or test for ownership. */
+void           syncify_registry_add_context    (SyncifyContext *context);
+void           syncify_registry_remove_context (SyncifyContext *context);
+
+/* Deadlock check: registers @thread as blocked in the given way, unless that
+ * closes a cycle in the wait-for graph, in which case it sets @error (with the
+ * cycle spelled out) and registers nothing. @saved receives the previous
+ * state, to hand back to syncify_wait_end(). */
+gboolean       syncify_wait_begin (SyncifyThread    *thread,
+                                   SyncifyWaitKind   kind,
+                                   GMainContext     *target,
+                                   SyncifyContext   *context,
+                                   SyncifyWaitState *saved,
+                                   GError          **error);
+void           syncify_wait_end   (SyncifyThread    *thread,
+                                   SyncifyWaitState *saved);
+
+/* ------------------------------------------------------------------------ *
+ * The worker pool (syncify-pool.c)
+ * ------------------------------------------------------------------------ */
+
+typedef struct _SyncifyPoolItem  SyncifyPoolItem;
+typedef struct _SyncifyPoolGroup SyncifyPoolGroup;
+
+typedef void (*SyncifyPoolRunFunc) (SyncifyPoolItem *item);
+
+struct _SyncifyPoolItem
+{
+  GList               link;      /* in the group's or the pool's queue */
+  SyncifyPoolGroup   *group;
+  SyncifyPoolRunFunc  run;
+  guint               where;     /* protected by the pool lock */
+};
+
+/* One per SyncifyContext: its max_workers bound. All fields are protected by
+ * the pool lock. */
+struct _SyncifyPoolGroup
+{
+  guint   max;         /* 0: no bound of its own */
+  guint   admitted;    /* items running (not blocked) or in the pool queue */
+  GQueue  pending;     /* items waiting for a slot, in order */
+};
+
+void     syncify_pool_group_init     (SyncifyPoolGroup *group);
+void     syncify_pool_group_set_max  (SyncifyPoolGroup *group,
+                                      guint             max);
+guint    syncify_pool_group_get_max  (SyncifyPoolGroup *group);
+/* Removes every item that has not started; returns them in order. */
+GList   *syncify_pool_group_drain    (SyncifyPoolGroup *group);
+
+void     syncify_pool_push           (SyncifyPoolItem  *item);
+/* Removes @item if it has not started; TRUE if it was removed. */
+gboolean syncify_pool_remove         (SyncifyPoolItem  *item);
+
+/* A worker about to block inside the library gives its slot away so the jobs
+ * it waits for can run; it takes one back when it stops waiting. No-ops on
+ * threads that are not running a job. */
+void     syncify_pool_block_begin    (void);
+void     syncify_pool_block_end      (void);
+
+guint    syncify_pool_get_n_threads  (void);
+
+/* ------------------------------------------------------------------------ *
+ * Context internals used by the other sources
+ * ------------------------------------------------------------------------ */
+
+SyncifyContext *syncify_job_get_context      (SyncifyJob *job);
+GCancellable   *syncify_job_get_cancellable  (SyncifyJob *job);
+GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
+char           *syncify_context_describe     (SyncifyContext *self);
+
+G_END_DECLS

@@ -1,0 +1,171 @@
+/* test-util.h: shared helpers for the GTest suites
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Every wait in a test is bounded: test_watchdog_arm() starts a per-process
+ * watchdog thread which aborts the test loudly, naming the test path and
+ * what it was waiting for, if the bound is reached. Nothing ever sleeps in
+ * the hope that something happened.
+ */
+
+#pragma once
+
+#include <syncify-glib/syncify-glib.h>
+
+#include <stdlib.h>
+
+/* Generous: the suites run under valgrind and sanitizers on 2 noisy cores.
+ * Scaled by SYNCIFY_TEST_TIMEOUT_SCALE (the valgrind setup sets 20). */
+#define TEST_WATCHDOG_SECONDS 60
+
+static GMutex   test_watchdog_lock;
+static GCond    test_watchdog_cond;
+static gint64   test_watchdog_deadline;   /* protected by test_watchdog_lock */
+static char    *test_watchdog_what;       /* protected by test_watchdog_lock */
+static gboolean test_watchdog_started;
+
+static gpointer
+test_watchdog_thread (gpointer data)
+{
+  g_mutex_lock (&test_watchdog_lock);
+  for (;;)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (test_watchdog_deadline != 0 && now >= test_watchdog_deadline)
+        {
+          g_printerr ("WATCHDOG: %s: still waiting for %s after %d s; aborting\n",
+                      g_test_get_path () ? g_test_get_path () : "(no test)",
+                      test_watchdog_what ? test_watchdog_what : "the test to finish",
+                      TEST_WATCHDOG_SECONDS);
+          abort ();
+        }
+      if (test_watchdog_deadline == 0)
+        g_cond_wait (&test_watchdog_cond, &test_watchdog_lock);
+      else
+        g_cond_wait_until (&test_watchdog_cond, &test_watchdog_lock, test_watchdog_deadline);
+    }
+  return NULL;
+}
+
+static inline gint64
+test_watchdog_bound_us (void)
+{
+  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
+  gint64 s = scale ? g_ascii_strtoll (scale, NULL, 10) : 1;
+
+  return (gint64) TEST_WATCHDOG_SECONDS * MAX (s, 1) * G_USEC_PER_SEC;
+}
+
+/* (Re)arms the watchdog for the current test: call at the start of each test
+ * (test_init() makes g_test_add_func tests do it through a hook). */
+static inline void
+test_watchdog_arm (const char *what)
+{
+  g_mutex_lock (&test_watchdog_lock);
+  if (!test_watchdog_started)
+    {
+      test_watchdog_started = TRUE;
+      g_thread_unref (g_thread_new ("watchdog", test_watchdog_thread, NULL));
+    }
+  test_watchdog_deadline = g_get_monotonic_time () + test_watchdog_bound_us ();
+  g_free (test_watchdog_what);
+  test_watchdog_what = g_strdup (what);
+  g_cond_signal (&test_watchdog_cond);
+  g_mutex_unlock (&test_watchdog_lock);
+}
+
+static inline void
+test_watchdog_disarm (void)
+{
+  g_mutex_lock (&test_watchdog_lock);
+  test_watchdog_deadline = 0;
+  g_cond_signal (&test_watchdog_cond);
+  g_mutex_unlock (&test_watchdog_lock);
+}
+
+/* Iterates @context (NULL: the default one) until *flag is non-zero. */
+#define test_iterate_until(context, flag) \
+  G_STMT_START { \
+    test_watchdog_arm (#flag); \
+    while (!g_atomic_int_get (flag)) \
+      g_main_context_iteration ((context), TRUE); \
+  } G_STMT_END
+
+/* Iterates @context until the atomic counter *counter reaches @n. */
+#define test_iterate_until_count(context, counter, n) \
+  G_STMT_START { \
+    test_watchdog_arm (#counter " to reach " #n); \
+    while ((guint) g_atomic_int_get (counter) < (guint) (n)) \
+      g_main_context_iteration ((context), TRUE); \
+  } G_STMT_END
+
+/* A one-shot event for threads: set once, waited on with the watchdog. */
+typedef struct {
+  GMutex   lock;
+  GCond    cond;
+  gboolean set;
+} TestEvent;
+
+static inline void
+test_event_init (TestEvent *ev)
+{
+  g_mutex_init (&ev->lock);
+  g_cond_init (&ev->cond);
+  ev->set = FALSE;
+}
+
+static inline void
+test_event_clear (TestEvent *ev)
+{
+  g_mutex_clear (&ev->lock);
+  g_cond_clear (&ev->cond);
+}
+
+static inline void
+test_event_set (TestEvent *ev)
+{
+  g_mutex_lock (&ev->lock);
+  ev->set = TRUE;
+  g_cond_broadcast (&ev->cond);
+  g_mutex_unlock (&ev->lock);
+}
+
+static inline gboolean
+test_event_is_set (TestEvent *ev)
+{
+  gboolean set;
+
+  g_mutex_lock (&ev->lock);
+  set = ev->set;
+  g_mutex_unlock (&ev->lock);
+  return set;
+}
+
+/* Waits for @ev; aborts loudly (naming @what) at the watchdog bound. */
+static inline void
+test_event_wait (TestEvent  *ev,
+                 const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + test_watchdog_bound_us ();
+
+  g_mutex_lock (&ev->lock);
+  while (!ev->set)
+    {
+      if (!g_cond_wait_until (&ev->cond, &ev->lock, deadline))
+        {
+          if (!ev->set)
+            g_error ("%s: timed out waiting for %s", g_test_get_path (), what);
+        }
+    }
+  g_mutex_unlock (&ev->lock);
+}
+
+/* Like g_test_init(), and arms the watchdog for the whole run. */
+static inline void
+test_init (int    *argc,
+           char ***argv)
+{
+  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  test_watchdog_arm ("the test program to finish");
+}

@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The README's two commands, for a fresh Debian 12 machine:
+#
+#   bash tests/run.sh demo   installs what is missing, builds, runs the flagship demo
+#   bash tests/run.sh test   installs what is missing, builds, runs the whole test
+#                            suite: plain, then under valgrind memcheck,
+#                            AddressSanitizer+UBSan and ThreadSanitizer
+#
+# A second run installs nothing and only rebuilds what changed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SRC=$PWD
+MODE=${1:-test}
+
+PACKAGES=(
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+  libglib2.0-dev libglib2.0-dev-bin gettext
+  gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
+  python3 python3-gi gjs valac gi-docgen
+  valgrind dbus-daemon
+  libgtk-4-dev gir1.2-gtk-4.0 xvfb xauth
+)
+
+install_missing () {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing: ${missing[*]}"
+    local SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q </dev/null
+    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+  fi
+}
+
+# configure BUILDDIR [meson options...]: set up once, reconfigure if options changed
+configure () {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@"
+  else
+    meson configure "$dir" "$@" >/dev/null
+  fi
+}
+
+TOTAL_OK=0
+TOTAL_FAIL=0
+RUNS=()
+
+# run_suite BUILDDIR LABEL [meson test options...]
+run_suite () {
+  local dir=$1 label=$2; shift 2
+  local log="$dir/meson-logs/run-$label.txt"
+  echo "== $label: meson test -C $dir $*"
+  set +e
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  local ok fail
+  ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -1)
+  fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $2} END {print s+0}' "$log")
+  ok=${ok:-0}
+  if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  TOTAL_OK=$((TOTAL_OK + ok))
+  TOTAL_FAIL=$((TOTAL_FAIL + fail))
+  RUNS+=("$label: $ok passed, $fail failed")
+}
+
+install_missing
+
+case "$MODE" in
+  demo)
+    configure _build
+    ninja -C _build
+    echo
+    "$SRC/_build/examples/flagship"
+    ;;
+  test)
+    configure _build -Dwerror=true
+    ninja -C _build
+    run_suite _build plain
+
+    if [ "${SYNCIFY_SKIP_CHECKED:-0}" != 1 ]; then
+      run_suite _build valgrind --setup valgrind
+
+      configure _build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+        -Dintrospection=disabled -Ddocumentation=disabled -Dgtk=disabled -Dbuildtype=debug
+      ninja -C _build-asan
+      run_suite _build-asan asan --setup asan
+
+      configure _build-tsan -Db_sanitize=thread -Db_lundef=false \
+        -Dintrospection=disabled -Ddocumentation=disabled -Dgtk=disabled -Dbuildtype=debug
+      ninja -C _build-tsan
+      SYNCIFY_TEST_QUICK=1 run_suite _build-tsan tsan --setup tsan
+    fi
+
+    echo
+    for r in "${RUNS[@]}"; do echo "   $r"; done
+    echo "summary: $TOTAL_OK passed, $TOTAL_FAIL failed"
+    [ "$TOTAL_FAIL" -eq 0 ]
+    ;;
+  *)
+    echo "usage: bash tests/run.sh demo|test" >&2
+    exit 2
+    ;;
+esac

@@ -231,14 +231,41 @@ typedef struct {
   GDestroyNotify     result_destroy;
 } Call;
 
+/* The inbox: a GSource on the context's main context that runs pushed calls.
+ *
+ * Pushing costs no allocation: the call is linked into the queue, and the
+ * owner is woken with g_main_context_wakeup() only when the inbox goes from
+ * idle to pending. (g_source_set_ready_time() would also signal the wakeup
+ * when the owner resets it in dispatch, since the inbox may recurse, costing
+ * a write and a spurious iteration per call.) */
 typedef struct {
-  GSource   source;
-  GMutex    lock;
-  GQueue    queue;    /* Call; protected by @lock */
-  gboolean  closed;   /* protected by @lock */
+  GSource       source;
+  GMainContext *main_context; /* not owned: the context owns the source */
+  gint          pending;      /* (atomic) calls were pushed since the last dispatch */
+  GMutex        lock;
+  GQueue        queue;        /* Call; protected by @lock */
+  gboolean      closed;       /* protected by @lock */
 } Inbox;
 
 static void call_run (Call *call);
+
+static gboolean
+inbox_prepare (GSource *source,
+               gint    *timeout)
+{
+  Inbox *inbox = (Inbox *) source;
+
+  *timeout = -1;
+  return g_atomic_int_get (&inbox->pending) != 0;
+}
+
+static gboolean
+inbox_check (GSource *source)
+{
+  Inbox *inbox = (Inbox *) source;
+
+  return g_atomic_int_get (&inbox->pending) != 0;
+}
 
 static gboolean
 inbox_dispatch (GSource     *source,
@@ -247,7 +274,9 @@ inbox_dispatch (GSource     *source,
 {
   Inbox *inbox = (Inbox *) source;
 
-  g_source_set_ready_time (source, -1);
+  /* Cleared before draining: a call pushed after our last look at the
+   * queue sets it again and wakes the context. */
+  g_atomic_int_set (&inbox->pending, 0);
 
   for (;;)
     {
@@ -282,6 +311,8 @@ inbox_finalize (GSource *source)
 }
 
 static GSourceFuncs inbox_funcs = {
+  .prepare = inbox_prepare,
+  .check = inbox_check,
   .dispatch = inbox_dispatch,
   .finalize = inbox_finalize,
 };
@@ -294,6 +325,7 @@ inbox_new (GMainContext *main_context)
 
   g_mutex_init (&inbox->lock);
   g_queue_init (&inbox->queue);
+  inbox->main_context = main_context;
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] inbox");
   g_source_set_can_recurse (source, TRUE);
@@ -322,8 +354,8 @@ inbox_push (SyncifyContext *self,
   g_queue_push_tail_link (&inbox->queue, &call->link);
   syncify_mutex_unlock (&inbox->lock);
 
-  /* Wakes the owner (this is thread-safe); a no-op if already pending. */
-  g_source_set_ready_time (self->inbox, 0);
+  if (g_atomic_int_compare_and_exchange (&inbox->pending, 0, 1))
+    g_main_context_wakeup (inbox->main_context);
 
   return TRUE;
 }

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #ifdef HAVE_FUTEX
@@ -161,6 +162,42 @@ futex_wake (gint *word)
 }
 #endif
 
+/* The processors this process may run on (g_get_num_processors() in GLib
+ * 2.74 ignores the affinity mask, as set by taskset). */
+static guint
+usable_processors (void)
+{
+#ifdef CPU_COUNT
+  cpu_set_t set;
+
+  if (sched_getaffinity (0, sizeof set, &set) == 0)
+    return MAX (1, CPU_COUNT (&set));
+#endif
+  return g_get_num_processors ();
+}
+
+/* How long a waiter spins before it sleeps: 0 on a single processor (or
+ * when SYNCIFY_SPIN_US=0 says so). */
+static gint
+spin_budget_us (void)
+{
+  static gint budget = -1;
+  gint b = g_atomic_int_get (&budget);
+
+  if G_UNLIKELY (b < 0)
+    {
+      const char *env = g_getenv ("SYNCIFY_SPIN_US");
+
+      if (env != NULL)
+        b = CLAMP (g_ascii_strtoll (env, NULL, 10), 0, 1000);
+      else
+        b = usable_processors () > 1 ? 20 : 0;
+      g_atomic_int_set (&budget, b);
+    }
+
+  return b;
+}
+
 void
 syncify_thread_wait_prepare (SyncifyThread *thread)
 {
@@ -171,15 +208,31 @@ void
 syncify_thread_wait (SyncifyThread *thread)
 {
 #ifdef HAVE_FUTEX
-  /* A short spin first: on a multi-core machine the answer often arrives
-   * within a few microseconds, sooner than a sleep and wake-up would. */
-  for (guint i = 0; i < 64; i++)
+  /* A short spin first: when another processor is free to run the owner,
+   * the answer often arrives within a few microseconds, sooner than a sleep
+   * and a wake-up would. Pointless (and harmful) when this thread may only
+   * use one processor. */
+  if (spin_budget_us () > 0)
     {
-      if (g_atomic_int_compare_and_exchange (&thread->wake_word, 1, 0))
-        return;
+      gint64 deadline = 0;
+
+      for (guint i = 0; ; i++)
+        {
+          if (g_atomic_int_compare_and_exchange (&thread->wake_word, 1, 0))
+            return;
 #if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause ();
+          __builtin_ia32_pause ();
 #endif
+          if ((i & 15) == 15)
+            {
+              gint64 now = g_get_monotonic_time ();
+
+              if (deadline == 0)
+                deadline = now + spin_budget_us ();
+              else if (now >= deadline)
+                break;
+            }
+        }
     }
 
   while (!g_atomic_int_compare_and_exchange (&thread->wake_word, 1, 0))

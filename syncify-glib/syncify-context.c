@@ -242,6 +242,7 @@ typedef struct {
   GSource       source;
   GMainContext *main_context; /* not owned: the context owns the source */
   gint          pending;      /* (atomic) calls were pushed since the last dispatch */
+  SyncifyThread *last_owner;  /* (atomic) the thread that last iterated main_context */
   GMutex        lock;
   GQueue        queue;        /* Call; protected by @lock */
   gboolean      closed;       /* protected by @lock */
@@ -254,6 +255,11 @@ inbox_prepare (GSource *source,
                gint    *timeout)
 {
   Inbox *inbox = (Inbox *) source;
+  SyncifyThread *me = syncify_thread_self ();
+
+  /* Only the owner iterates: remember who, for the wait-for graph. */
+  if G_UNLIKELY (g_atomic_pointer_get (&inbox->last_owner) != me)
+    g_atomic_pointer_set (&inbox->last_owner, me);
 
   *timeout = -1;
   return g_atomic_int_get (&inbox->pending) != 0;
@@ -1168,6 +1174,12 @@ GMainContext *
 syncify_context_peek_main_context (SyncifyContext *self)
 {
   return self->main_context;
+}
+
+SyncifyThread *
+syncify_context_peek_last_owner (SyncifyContext *self)
+{
+  return g_atomic_pointer_get (&((Inbox *) self->inbox)->last_owner);
 }
 
 char *

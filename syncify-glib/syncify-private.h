@@ -193,6 +193,9 @@ guint    syncify_pool_get_n_threads  (void);
 SyncifyContext *syncify_job_get_context      (SyncifyJob *job);
 GCancellable   *syncify_job_get_cancellable  (SyncifyJob *job);
 GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
+/* The thread that last iterated the context's main context (its inbox sees
+ * every iteration), or NULL if none yet. */
+SyncifyThread  *syncify_context_peek_last_owner   (SyncifyContext *self);
 char           *syncify_context_describe     (SyncifyContext *self);
 
 G_END_DECLS

@@ -31,7 +31,10 @@ static GPtrArray *registry_contexts;                 /* SyncifyContext, not owne
 static GQueue     free_threads = G_QUEUE_INIT;      /* SyncifyThread, via link */
 
 static void syncify_thread_free (gpointer data);
+/* The GPrivate only provides the destructor at thread exit; lookups go
+ * through the faster __thread cache. */
 static GPrivate thread_key = G_PRIVATE_INIT (syncify_thread_free);
+static __thread SyncifyThread *thread_cache;
 
 /* ------------------------------------------------------------------------ */
 
@@ -62,7 +65,7 @@ read_os_thread_name (SyncifyThread *thread)
 SyncifyThread *
 syncify_thread_self (void)
 {
-  SyncifyThread *thread = g_private_get (&thread_key);
+  SyncifyThread *thread = thread_cache;
 
   if G_LIKELY (thread != NULL)
     return thread;
@@ -100,6 +103,7 @@ syncify_thread_self (void)
   syncify_mutex_unlock (&registry_lock);
 
   g_private_set (&thread_key, thread);
+  thread_cache = thread;
 
   return thread;
 }
@@ -109,6 +113,8 @@ syncify_thread_free (gpointer data)
 {
   SyncifyThread *thread = data;
   GMainContext *private_context;
+
+  thread_cache = NULL;
 
   syncify_mutex_lock (&registry_lock);
   g_queue_unlink (&registry_threads, &thread->link);
@@ -282,12 +288,15 @@ syncify_registry_remove_context (SyncifyContext *context)
   syncify_mutex_unlock (&registry_lock);
 }
 
-/* Must hold registry_lock. */
+/* Must hold registry_lock. The registered contexts @thread owns: only those
+ * can be pushed to, so only those can close a cycle through it. Ownership
+ * is only tested (which takes each context's lock) for contexts that this
+ * thread iterated last, or that nobody iterated yet (acquired without
+ * iterating): a worker that never ran a loop tests none. */
 static GPtrArray *
 collect_owned_contexts (SyncifyThread *thread)
 {
   GPtrArray *owned = NULL;
-  GMainContext *main_default = g_main_context_default ();
 
 #define ADD_IF_OWNED(ctx) G_STMT_START { \
     GMainContext *_c = (ctx); \
@@ -301,10 +310,14 @@ collect_owned_contexts (SyncifyThread *thread)
       } \
   } G_STMT_END
 
-  ADD_IF_OWNED (main_default);
-  ADD_IF_OWNED (thread->private_context);
   for (guint i = 0; registry_contexts != NULL && i < registry_contexts->len; i++)
-    ADD_IF_OWNED (syncify_context_peek_main_context (registry_contexts->pdata[i]));
+    {
+      SyncifyContext *c = registry_contexts->pdata[i];
+      SyncifyThread *last = syncify_context_peek_last_owner (c);
+
+      if (last == NULL || last == thread)
+        ADD_IF_OWNED (syncify_context_peek_main_context (c));
+    }
 
 #undef ADD_IF_OWNED
 

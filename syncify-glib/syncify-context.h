@@ -90,4 +90,66 @@ gpointer        syncify_context_call_finish      (SyncifyContext      *self,
                                                   GAsyncResult        *result,
                                                   GError             **error);
 
+SYNCIFY_AVAILABLE_IN_1_0
+GAsyncResult   *syncify_context_await            (SyncifyContext      *self,
+                                                  SyncifyFlags         flags,
+                                                  SyncifyStartFunc     start,
+                                                  gpointer             user_data,
+                                                  GCancellable        *cancellable,
+                                                  GError             **error);
+SYNCIFY_AVAILABLE_IN_1_0
+void            syncify_context_await_async      (SyncifyContext      *self,
+                                                  SyncifyStartFunc     start,
+                                                  gpointer             user_data,
+                                                  GDestroyNotify       user_data_destroy,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             callback_data);
+SYNCIFY_AVAILABLE_IN_1_0
+GAsyncResult   *syncify_context_await_finish     (SyncifyContext      *self,
+                                                  GAsyncResult        *result,
+                                                  GError             **error);
+
+/**
+ * SYNCIFY_DEFINE_START_FUNC:
+ * @func_name: the name of the [callback@Syncify.StartFunc] to define
+ * @ArgsType: the type of the structure the user data points to
+ * @async_call: the `_async` call to make, which may use `args` (a pointer
+ *   to @ArgsType), `cancellable`, `callback` and `callback_data`
+ *
+ * Defines a static [callback@Syncify.StartFunc] that starts @async_call: the
+ * one adapter needed to hand an existing `_async` function to
+ * [method@Syncify.Context.await] or [method@Syncify.Context.await_async].
+ *
+ * |[<!-- language="C" -->
+ * typedef struct { MyClient *self; const char *name; } PingArgs;
+ *
+ * SYNCIFY_DEFINE_START_FUNC (ping_start, PingArgs,
+ *                            my_client_ping_async (args->self, args->name,
+ *                                                  cancellable, callback, callback_data))
+ *
+ * char *
+ * my_client_ping (MyClient *self, const char *name, GCancellable *cancellable, GError **error)
+ * {
+ *   PingArgs args = { self, name };
+ *   g_autoptr(GAsyncResult) result = syncify_context_await (self->context, SYNCIFY_FLAGS_NONE,
+ *                                                           ping_start, &args, cancellable, error);
+ *   return result ? my_client_ping_finish (self, result, error) : NULL;
+ * }
+ * ]|
+ *
+ * Since: 1.0
+ */
+#define SYNCIFY_DEFINE_START_FUNC(func_name, ArgsType, async_call) \
+  static void \
+  func_name (gpointer             _syncify_user_data, \
+             GCancellable        *cancellable, \
+             GAsyncReadyCallback  callback, \
+             gpointer             callback_data) \
+  { \
+    ArgsType *args = (ArgsType *) _syncify_user_data; \
+    (void) args; \
+    async_call; \
+  }
+
 G_END_DECLS

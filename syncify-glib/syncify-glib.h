@@ -11,4 +11,5 @@
 # include "syncify-types.h"
 # include "syncify-enum-types.h"
 # include "syncify-context.h"
+# include "syncify-iterator.h"
 #undef SYNCIFY_INSIDE

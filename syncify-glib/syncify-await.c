@@ -18,7 +18,7 @@ await_finish (GObject       *source_object,
 }
 
 /**
- * syncify_context_await:
+ * syncify_context_await: (skip)
  * @self: (nullable): the context to run the operation on, or %NULL for the
  *   calling worker's context
  * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
@@ -46,6 +46,8 @@ await_finish (GObject       *source_object,
  * Returns: (transfer full) (nullable): the result of the operation, or
  *   %NULL with @error set
  *
+ * Language bindings use [method@Syncify.Context.await_operation] instead.
+ *
  * Since: 1.0
  */
 GAsyncResult *
@@ -66,7 +68,7 @@ syncify_context_await (SyncifyContext  *self,
 }
 
 /**
- * syncify_context_await_async:
+ * syncify_context_await_async: (skip)
  * @self: the context to run the operation on
  * @start: (scope notified) (closure user_data) (destroy user_data_destroy):
  *   starts the operation, like an `_async` GIO call
@@ -83,6 +85,8 @@ syncify_context_await (SyncifyContext  *self,
  * [iface@Gio.AsyncResult] to the caller through
  * [method@Syncify.Context.await_finish]: the `.aio()` counterpart of
  * [method@Syncify.Context.await].
+ *
+ * Language bindings use [method@Syncify.Context.await_operation_async] instead.
  *
  * Since: 1.0
  */
@@ -104,7 +108,7 @@ syncify_context_await_async (SyncifyContext      *self,
 }
 
 /**
- * syncify_context_await_finish:
+ * syncify_context_await_finish: (skip)
  * @self: a `SyncifyContext`
  * @result: the [iface@Gio.AsyncResult] given to the callback of
  *   [method@Syncify.Context.await_async]
@@ -115,6 +119,8 @@ syncify_context_await_async (SyncifyContext      *self,
  *
  * Returns: (transfer full) (nullable): the operation's own
  *   [iface@Gio.AsyncResult], or %NULL with @error set if it could not run
+ *
+ * Language bindings use [method@Syncify.Context.await_operation_finish] instead.
  *
  * Since: 1.0
  */

@@ -1656,7 +1656,7 @@ set_not_in_worker_error (GError         **error,
 }
 
 /**
- * syncify_context_syncify:
+ * syncify_context_syncify: (skip)
  * @self: (nullable): the context that owns the operation's objects, or
  *   %NULL for the calling worker's context (see
  *   [func@Syncify.Context.get_current])
@@ -1698,6 +1698,8 @@ set_not_in_worker_error (GError         **error,
  *
  * Returns: (transfer full) (nullable): what @finish returned; %NULL with
  *   @error unset is a valid success
+ *
+ * Language bindings use [method@Syncify.Context.await_operation] instead.
  *
  * Since: 1.0
  */
@@ -1768,7 +1770,7 @@ syncify_context_syncify (SyncifyContext     *self,
 }
 
 /**
- * syncify_context_invoke_sync:
+ * syncify_context_invoke_sync: (skip)
  * @self: (nullable): the context to run @func on, or %NULL for the calling
  *   worker's context
  * @func: (scope call): the function to run
@@ -1792,6 +1794,8 @@ syncify_context_syncify (SyncifyContext     *self,
  *
  * Returns: (transfer full) (nullable): what @func returned; %NULL with
  *   @error unset is a valid success
+ *
+ * Language bindings use [method@Syncify.Context.invoke_variant] instead.
  *
  * Since: 1.0
  */
@@ -1868,7 +1872,7 @@ syncify_context_invoke_sync (SyncifyContext     *self,
  * ------------------------------------------------------------------------ */
 
 /**
- * syncify_context_asyncify:
+ * syncify_context_asyncify: (skip)
  * @self: the context the worker belongs to
  * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ABANDON_ON_CANCEL
  * @func: (scope notified) (closure user_data) (destroy user_data_destroy):
@@ -1906,6 +1910,8 @@ syncify_context_invoke_sync (SyncifyContext     *self,
  * before it started (cancelled, or @self shut down). @result_destroy frees
  * the result if it is never claimed by a successful finish, including the
  * late result of an abandoned job (also in the caller's context).
+ *
+ * Language bindings use [method@Syncify.Context.asyncify_variant] instead.
  *
  * Since: 1.0
  */
@@ -1965,7 +1971,7 @@ syncify_context_asyncify (SyncifyContext      *self,
 }
 
 /**
- * syncify_context_asyncify_finish:
+ * syncify_context_asyncify_finish: (skip)
  * @self: a `SyncifyContext`
  * @result: the [iface@Gio.AsyncResult] given to the callback
  * @error: return location for a [struct@GLib.Error]
@@ -1974,6 +1980,8 @@ syncify_context_asyncify (SyncifyContext      *self,
  *
  * Returns: (transfer full) (nullable): what the function returned; %NULL with
  *   @error unset is a valid success
+ *
+ * Language bindings use [method@Syncify.Context.asyncify_variant_finish] instead.
  *
  * Since: 1.0
  */
@@ -2011,7 +2019,7 @@ async_call_cancelled_cb (GCancellable *cancellable,
 }
 
 /**
- * syncify_context_call_async:
+ * syncify_context_call_async: (skip)
  * @self: the context to run the operation on
  * @start: (scope notified) (closure user_data) (destroy user_data_destroy):
  *   starts the operation, like an `_async` GIO call
@@ -2037,6 +2045,8 @@ async_call_cancelled_cb (GCancellable *cancellable,
  * @user_data_destroy runs exactly once: on the owner right after @finish, or,
  * if the operation never started, in the caller's thread-default main
  * context (on the calling thread if @self was already shut down).
+ *
+ * Language bindings use [method@Syncify.Context.await_operation_async] instead.
  *
  * Since: 1.0
  */
@@ -2102,7 +2112,7 @@ syncify_context_call_async (SyncifyContext      *self,
 }
 
 /**
- * syncify_context_call_finish:
+ * syncify_context_call_finish: (skip)
  * @self: a `SyncifyContext`
  * @result: the [iface@Gio.AsyncResult] given to the callback
  * @error: return location for a [struct@GLib.Error]
@@ -2111,6 +2121,8 @@ syncify_context_call_async (SyncifyContext      *self,
  *
  * Returns: (transfer full) (nullable): what the finish function returned;
  *   %NULL with @error unset is a valid success
+ *
+ * Language bindings use [method@Syncify.Context.await_operation_finish] instead.
  *
  * Since: 1.0
  */

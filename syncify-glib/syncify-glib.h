@@ -12,4 +12,5 @@
 # include "syncify-enum-types.h"
 # include "syncify-context.h"
 # include "syncify-iterator.h"
+# include "syncify-operation.h"
 #undef SYNCIFY_INSIDE

@@ -90,7 +90,7 @@ syncify_iterator_init (SyncifyIterator *self)
 }
 
 /**
- * syncify_iterator_new:
+ * syncify_iterator_new: (skip)
  * @context: (nullable): the context that owns the source, or %NULL for the
  *   calling worker's context
  * @flags: flags for [method@Syncify.Context.syncify], such as
@@ -107,6 +107,8 @@ syncify_iterator_init (SyncifyIterator *self)
  * @next_start and @next_finish.
  *
  * Returns: (transfer full): a new `SyncifyIterator`
+ *
+ * Language bindings use a generator or loop over [method@Syncify.Context.await_operation] instead.
  *
  * Since: 1.0
  */

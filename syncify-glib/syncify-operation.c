@@ -1,0 +1,441 @@
+/* syncify-operation.c: the entry points for language bindings
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SyncifyOperation:
+ *
+ * An asynchronous operation started for [method@Syncify.Context.await_operation]
+ * or [method@Syncify.Context.await_operation_async]: the bindable counterpart
+ * of the `callback` and `callback_data` pair a [callback@Syncify.StartFunc]
+ * receives.
+ *
+ * The start function hands [method@Syncify.Operation.complete] to the
+ * asynchronous call as its callback. The operation must be completed exactly
+ * once, on the thread that started it.
+ *
+ * ## Language bindings
+ *
+ * The C entry points that take `gpointer` results and C callbacks are not
+ * introspectable; bindings use these instead:
+ *
+ * - [method@Syncify.Context.asyncify_variant] and
+ *   [method@Syncify.Context.invoke_variant] run a function returning a
+ *   [struct@GLib.Variant];
+ * - [method@Syncify.Context.await_operation] runs an asynchronous call and
+ *   returns its [iface@Gio.AsyncResult] for the caller's `_finish` method;
+ *   [method@Syncify.Context.await_operation_async] is its asynchronous form.
+ *
+ * Python (PyGObject) may use all of them from any thread: PyGObject takes
+ * the interpreter lock for callbacks run on other threads.
+ *
+ * A Python exception raised in such a function is printed by PyGObject and
+ * the function returns %NULL (PyGObject 3.42 does not turn it into a
+ * [struct@GLib.Error]).
+ *
+ * JavaScript (GJS) runs JavaScript on its main thread only. From GJS, use
+ * the private-context path (%SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT), await
+ * operations on background contexts, and asyncify C functions. A JavaScript
+ * function given to [method@Syncify.Context.asyncify_variant] or run by
+ * [method@Syncify.Context.invoke_variant] on another thread is never run:
+ * GJS blocks the call and logs a critical ("Attempting to run a JS callback
+ * on a different thread"), and the job completes with a %NULL result. It
+ * does not crash.
+ *
+ * Since: 1.0
+ */
+
+#include "config.h"
+
+#include "syncify-private.h"
+#include "syncify-operation.h"
+
+struct _SyncifyOperation
+{
+  GObject              parent_instance;
+
+  GAsyncReadyCallback  callback;
+  gpointer             callback_data;
+  GCancellable        *cancellable;   /* (owned) (nullable) */
+  GThread             *thread;        /* the thread that started it */
+  gboolean             completed;
+};
+
+G_DEFINE_FINAL_TYPE (SyncifyOperation, syncify_operation, G_TYPE_OBJECT)
+
+static void
+syncify_operation_finalize (GObject *object)
+{
+  SyncifyOperation *self = SYNCIFY_OPERATION (object);
+
+  if (!self->completed)
+    g_critical ("A SyncifyOperation was finalized without being completed: "
+                "its caller waits forever");
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (syncify_operation_parent_class)->finalize (object);
+}
+
+static void
+syncify_operation_class_init (SyncifyOperationClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = syncify_operation_finalize;
+}
+
+static void
+syncify_operation_init (SyncifyOperation *self)
+{
+}
+
+/**
+ * syncify_operation_complete:
+ * @self: a `SyncifyOperation`
+ * @source_object: (nullable): the source object the asynchronous call
+ *   passed to its callback
+ * @result: the [iface@Gio.AsyncResult] it passed
+ *
+ * Completes the operation with @result: a
+ * [callback@Gio.AsyncReadyCallback], to pass as the callback of the
+ * asynchronous call made by the start function. Call it once, on the thread
+ * that started the operation.
+ *
+ * Since: 1.0
+ */
+void
+syncify_operation_complete (SyncifyOperation *self,
+                            GObject          *source_object,
+                            GAsyncResult     *result)
+{
+  g_return_if_fail (SYNCIFY_IS_OPERATION (self));
+  g_return_if_fail (source_object == NULL || G_IS_OBJECT (source_object));
+  g_return_if_fail (G_IS_ASYNC_RESULT (result));
+
+  if (self->completed)
+    {
+      g_critical ("syncify_operation_complete() called twice for one operation");
+      return;
+    }
+  if (self->thread != g_thread_self ())
+    g_warning ("syncify_operation_complete() called on another thread than "
+               "the one that started the operation");
+
+  self->completed = TRUE;
+  self->callback (source_object, result, self->callback_data);
+}
+
+/**
+ * syncify_operation_get_cancellable:
+ * @self: a `SyncifyOperation`
+ *
+ * Gets the cancellable to hand to the asynchronous call (the same one the
+ * start function receives).
+ *
+ * Returns: (transfer none) (nullable): the cancellable
+ *
+ * Since: 1.0
+ */
+GCancellable *
+syncify_operation_get_cancellable (SyncifyOperation *self)
+{
+  g_return_val_if_fail (SYNCIFY_IS_OPERATION (self), NULL);
+
+  return self->cancellable;
+}
+
+/**
+ * syncify_operation_is_completed:
+ * @self: a `SyncifyOperation`
+ *
+ * Whether [method@Syncify.Operation.complete] was called.
+ *
+ * Returns: %TRUE once completed
+ *
+ * Since: 1.0
+ */
+gboolean
+syncify_operation_is_completed (SyncifyOperation *self)
+{
+  g_return_val_if_fail (SYNCIFY_IS_OPERATION (self), FALSE);
+
+  return self->completed;
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  SyncifyOperationStartFunc  start;
+  SyncifyVariantFunc         func;
+  gpointer                   user_data;
+  GDestroyNotify             user_data_destroy;
+} Wrap;
+
+static Wrap *
+wrap_new (SyncifyOperationStartFunc start,
+          SyncifyVariantFunc        func,
+          gpointer                  user_data,
+          GDestroyNotify            user_data_destroy)
+{
+  Wrap *w = g_new0 (Wrap, 1);
+
+  w->start = start;
+  w->func = func;
+  w->user_data = user_data;
+  w->user_data_destroy = user_data_destroy;
+  return w;
+}
+
+static void
+wrap_free (gpointer data)
+{
+  Wrap *w = data;
+
+  if (w->user_data_destroy != NULL)
+    w->user_data_destroy (w->user_data);
+  g_free (w);
+}
+
+static void
+operation_start (gpointer             data,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             callback_data)
+{
+  Wrap *w = data;
+  SyncifyOperation *op = g_object_new (SYNCIFY_TYPE_OPERATION, NULL);
+
+  op->callback = callback;
+  op->callback_data = callback_data;
+  op->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  op->thread = g_thread_self ();
+
+  w->start (op, cancellable, w->user_data);
+  g_object_unref (op);
+}
+
+static gpointer
+variant_func (gpointer       data,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  Wrap *w = data;
+  GError *local_error = NULL;
+  GVariant *result = w->func (cancellable, w->user_data, &local_error);
+
+  if (result != NULL)
+    g_variant_take_ref (result);
+
+  if (local_error != NULL)
+    {
+      g_clear_pointer (&result, g_variant_unref);
+      g_propagate_error (error, local_error);
+    }
+
+  return result;
+}
+
+/**
+ * syncify_context_asyncify_variant:
+ * @self: the context the worker belongs to
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ABANDON_ON_CANCEL
+ * @func: (scope notified) (closure user_data) (destroy user_data_destroy):
+ *   the blocking function to run in a worker thread
+ * @user_data: data for @func
+ * @user_data_destroy: (nullable): frees @user_data, in the caller's
+ *   thread-default main context once @func is done with it
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @callback: (scope async) (closure callback_data): called when the job is
+ *   done
+ * @callback_data: data for @callback
+ *
+ * [method@Syncify.Context.asyncify] for a function returning a
+ * [struct@GLib.Variant]: the form for language bindings. Everything else is
+ * the same: @func runs in a worker thread, @callback in the caller's
+ * thread-default main context.
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_asyncify_variant (SyncifyContext      *self,
+                                  SyncifyFlags         flags,
+                                  SyncifyVariantFunc   func,
+                                  gpointer             user_data,
+                                  GDestroyNotify       user_data_destroy,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             callback_data)
+{
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  syncify_context_asyncify (self, flags, variant_func,
+                            wrap_new (NULL, func, user_data, user_data_destroy), wrap_free,
+                            (GDestroyNotify) g_variant_unref,
+                            cancellable, callback, callback_data);
+}
+
+/**
+ * syncify_context_asyncify_variant_finish:
+ * @self: a `SyncifyContext`
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Gets the result of [method@Syncify.Context.asyncify_variant].
+ *
+ * Returns: (transfer full) (nullable): what the function returned
+ *
+ * Since: 1.0
+ */
+GVariant *
+syncify_context_asyncify_variant_finish (SyncifyContext  *self,
+                                         GAsyncResult    *result,
+                                         GError         **error)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_asyncify_finish (self, result, error);
+}
+
+/**
+ * syncify_context_invoke_variant:
+ * @self: (nullable): the context to run @func on, or %NULL for the calling
+ *   worker's context
+ * @func: (scope call) (closure user_data): the function to run
+ * @user_data: data for @func
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * [method@Syncify.Context.invoke_sync] for a function returning a
+ * [struct@GLib.Variant]: the form for language bindings.
+ *
+ * Returns: (transfer full) (nullable): what @func returned
+ *
+ * Since: 1.0
+ */
+GVariant *
+syncify_context_invoke_variant (SyncifyContext      *self,
+                                SyncifyVariantFunc   func,
+                                gpointer             user_data,
+                                GCancellable        *cancellable,
+                                GError             **error)
+{
+  Wrap w = { NULL, func, user_data, NULL };
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_invoke_sync (self, variant_func, &w, cancellable, error);
+}
+
+/**
+ * syncify_context_await_operation:
+ * @self: (nullable): the context to run the operation on, or %NULL for the
+ *   calling worker's context
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
+ * @start: (scope call) (closure user_data): starts the operation
+ * @user_data: data for @start
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @start
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * [method@Syncify.Context.await] for language bindings: runs the
+ * asynchronous call made by @start as [method@Syncify.Context.syncify] does
+ * (pushed to the owner, or in the calling thread's private context) and
+ * returns its result for the caller's `_finish` method.
+ *
+ * |[<!-- language="Python" -->
+ * result = context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT,
+ *                                  lambda op, c: file.load_contents_async(c, op.complete),
+ *                                  None)
+ * ok, contents, etag = file.load_contents_finish(result)
+ * ]|
+ *
+ * Returns: (transfer full) (nullable): the result of the asynchronous call,
+ *   or %NULL with @error set if it could not run
+ *
+ * Since: 1.0
+ */
+GAsyncResult *
+syncify_context_await_operation (SyncifyContext             *self,
+                                 SyncifyFlags                flags,
+                                 SyncifyOperationStartFunc   start,
+                                 gpointer                    user_data,
+                                 GCancellable               *cancellable,
+                                 GError                    **error)
+{
+  Wrap w = { start, NULL, user_data, NULL };
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (start != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_await (self, flags, operation_start, &w, cancellable, error);
+}
+
+/**
+ * syncify_context_await_operation_async:
+ * @self: the context to run the operation on
+ * @start: (scope notified) (closure user_data) (destroy user_data_destroy):
+ *   starts the operation
+ * @user_data: data for @start
+ * @user_data_destroy: (nullable): frees @user_data on the owner of @self
+ *   once the operation completed
+ * @cancellable: (nullable): a [class@Gio.Cancellable] to cancel the operation
+ * @callback: (scope async) (closure callback_data): called in the calling
+ *   thread's thread-default main context when the operation is done
+ * @callback_data: data for @callback
+ *
+ * [method@Syncify.Context.await_async] for language bindings: runs the
+ * asynchronous call made by @start on the owner of @self and delivers its
+ * result through [method@Syncify.Context.await_operation_finish].
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_await_operation_async (SyncifyContext            *self,
+                                       SyncifyOperationStartFunc  start,
+                                       gpointer                   user_data,
+                                       GDestroyNotify             user_data_destroy,
+                                       GCancellable              *cancellable,
+                                       GAsyncReadyCallback        callback,
+                                       gpointer                   callback_data)
+{
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (start != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  syncify_context_await_async (self, operation_start,
+                               wrap_new (start, NULL, user_data, user_data_destroy), wrap_free,
+                               cancellable, callback, callback_data);
+}
+
+/**
+ * syncify_context_await_operation_finish:
+ * @self: a `SyncifyContext`
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Gets the result of [method@Syncify.Context.await_operation_async]: the
+ * asynchronous call's own result, for its `_finish` method.
+ *
+ * Returns: (transfer full) (nullable): the asynchronous call's result, or
+ *   %NULL with @error set if it could not run
+ *
+ * Since: 1.0
+ */
+GAsyncResult *
+syncify_context_await_operation_finish (SyncifyContext  *self,
+                                        GAsyncResult    *result,
+                                        GError         **error)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_await_finish (self, result, error);
+}

@@ -90,6 +90,15 @@ static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE (SyncifyContext, syncify_context, G_TYPE_OBJECT)
 
+/**
+ * syncify_error_quark:
+ *
+ * The error domain of syncify-glib's runtime errors, %SYNCIFY_ERROR.
+ *
+ * Returns: the quark
+ *
+ * Since: 1.0
+ */
 G_DEFINE_QUARK (syncify-error-quark, syncify_error)
 
 /* ------------------------------------------------------------------------ *
@@ -746,8 +755,8 @@ job_run (SyncifyPoolItem *item)
 
   if (g_atomic_int_get (&self->closed))
     {
-      g_set_error (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
-                   _("The context was shut down"));
+      g_set_error_literal (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                           _("The context was shut down"));
     }
   else if (job->cancellable != NULL && g_cancellable_is_cancelled (job->cancellable))
     {
@@ -1186,9 +1195,15 @@ char *
 syncify_context_describe (SyncifyContext *self)
 {
   if (self->main_context == g_main_context_default ())
+    /* Translators: a piece of a longer message, naming a main context
+     * (e.g. "thread "main" waits on the default context, …") */
     return g_strdup (_("the default context"));
   if (self->name != NULL)
+    /* Translators: a piece of a longer message, naming a main context by
+     * the name given to it */
     return g_strdup_printf (_("context \"%s\""), self->name);
+  /* Translators: a piece of a longer message, naming an unnamed main
+   * context by its address */
   return g_strdup_printf (_("context %p"), (gpointer) self);
 }
 
@@ -1295,8 +1310,10 @@ background_maybe_quit_cb (gpointer data)
  *
  * - new work is refused with %SYNCIFY_ERROR_CLOSED;
  * - work that has not started (calls waiting in the context's queue,
- *   asyncify jobs waiting for a worker) completes with %SYNCIFY_ERROR_CLOSED,
- *   and their user data destroy notifies run on the calling thread;
+ *   asyncify jobs waiting for a worker) completes with %SYNCIFY_ERROR_CLOSED:
+ *   blocked callers return at once; asynchronous ones get the error in their
+ *   own thread-default main context, where their user data destroy notifies
+ *   also run;
  * - running work is cancelled through the cancellable it was given; callers
  *   blocked on it get its answer when it honours the cancellation;
  * - for a background context, its loop runs until the operations started on
@@ -1338,8 +1355,8 @@ syncify_context_shutdown (SyncifyContext *self)
 
       next = l->next;
       l->prev = l->next = NULL;
-      g_set_error (&call->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
-                   _("The context was shut down"));
+      g_set_error_literal (&call->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                           _("The context was shut down"));
       if (call->kind == CALL_ASYNC)
         async_call_complete_later (call);
       else
@@ -1353,8 +1370,8 @@ syncify_context_shutdown (SyncifyContext *self)
       SyncifyJob *job = l->data;
 
       g_atomic_int_set (&job->state, JOB_DROPPED);
-      g_set_error (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
-                   _("The context was shut down"));
+      g_set_error_literal (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                           _("The context was shut down"));
       job_post (job, job_complete_cb);
       job_unref (job);   /* the pool's reference */
     }

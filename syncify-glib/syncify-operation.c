@@ -347,7 +347,7 @@ syncify_context_invoke_variant (SyncifyContext      *self,
  * (pushed to the owner, or in the calling thread's private context) and
  * returns its result for the caller's `_finish` method.
  *
- * |[<!-- language="Python" -->
+ * |[
  * result = context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT,
  *                                  lambda op, c: file.load_contents_async(c, op.complete),
  *                                  None)

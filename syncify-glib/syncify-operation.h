@@ -35,7 +35,7 @@ G_DECLARE_FINAL_TYPE (SyncifyOperation, syncify_operation, SYNCIFY, OPERATION, G
  *
  * In Python:
  *
- * |[<!-- language="Python" -->
+ * |[
  * def start(operation, cancellable):
  *     file.load_contents_async(cancellable, operation.complete)
  * ]|

@@ -101,7 +101,7 @@ typedef gpointer (*SyncifyFinishFunc) (GObject       *source_object,
  *   caller; the message names the cycle
  * @SYNCIFY_ERROR_CLOSED: the context was shut down
  *
- * Runtime errors of syncify-glib, in the [const@Syncify.ERROR] domain.
+ * Runtime errors of syncify-glib, in the %SYNCIFY_ERROR domain.
  *
  * Since: 1.0
  */

@@ -77,6 +77,10 @@ syncify_thread_self (void)
   }
   syncify_mutex_unlock (&registry_lock);
 
+  /* Every entry point that can produce a translated message gets here
+   * first: bind the library's text domain before the first _(). */
+  syncify_i18n_init ();
+
   if (thread == NULL)
     {
       thread = g_new0 (SyncifyThread, 1);
@@ -439,13 +443,19 @@ describe_cycle (const Search *s)
       g_autofree char *what = NULL;
 
       if (i == 0)
+        /* Translators: the start of the cycle in a "Waiting would deadlock"
+         * message; the pieces below follow it */
         g_string_append_printf (msg, _("thread \"%s\""), e->from->name);
       else
+        /* Translators: joins two links of the cycle: "…, owned by thread
+         * "bg", which waits on …" */
         g_string_append (msg, _(", which"));
 
       if (e->from->wait.kind == SYNCIFY_WAIT_PUSH)
         {
           what = describe_main_context (e->from->wait.target, e->from->wait.context);
+          /* Translators: a link of the cycle; %s is a context, as named by
+           * "the default context" or "context "%s"", then a thread name */
           g_string_append_printf (msg, _(" waits on %s, owned by thread \"%s\""),
                                   what, e->to->name);
         }

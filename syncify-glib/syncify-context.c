@@ -60,7 +60,7 @@ struct _SyncifyContext
   char             *name;           /* (owned) (nullable) */
   gboolean          background;
   GSource          *inbox;          /* (owned): attached to main_context */
-  GMainLoop        *loop;           /* (owned) (nullable): background only */
+  struct _BackgroundData *bg;       /* (owned) (nullable): background only */
 
   GMutex            lock;
   GThread          *thread;         /* (owned) (nullable): protected by @lock */
@@ -201,6 +201,41 @@ chain_clear (Chain *chain)
       g_cancellable_disconnect (chain->sources[i], chain->handlers[i]);
   g_clear_object (&chain->combined);
   memset (chain, 0, sizeof *chain);
+}
+
+/* ------------------------------------------------------------------------ *
+ * Background threads
+ * ------------------------------------------------------------------------ */
+
+/* Shared by a background context and its thread, so that neither keeps the
+ * other alive: the thread runs until @stop is set, whoever drops the last
+ * reference frees it. */
+typedef struct _BackgroundData {
+  gint          ref_count;     /* (atomic) */
+  gint          stop;          /* (atomic) */
+  GMainContext *main_context;  /* (owned) */
+  char         *name;          /* (owned) */
+} BackgroundData;
+
+static void
+background_data_unref (gpointer data)
+{
+  BackgroundData *bg = data;
+
+  if (!g_atomic_int_dec_and_test (&bg->ref_count))
+    return;
+  g_main_context_unref (bg->main_context);
+  g_free (bg->name);
+  g_free (bg);
+}
+
+/* Called in any thread. The loop leaves after its current iteration; unlike
+ * g_main_loop_quit(), this is never lost if the loop has not started yet. */
+static void
+background_stop (BackgroundData *bg)
+{
+  g_atomic_int_set (&bg->stop, 1);
+  g_main_context_wakeup (bg->main_context);
 }
 
 /* ------------------------------------------------------------------------ *
@@ -447,7 +482,10 @@ async_call_complete (Call *call)
 static gboolean
 async_call_complete_cb (gpointer data)
 {
-  async_call_complete (data);
+  Call *call = data;
+
+  SYNCIFY_TSAN_ACQUIRE (call);
+  async_call_complete (g_steal_pointer (&call));
   return G_SOURCE_REMOVE;
 }
 
@@ -461,6 +499,8 @@ async_call_complete_later (Call *call)
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] call_async completion");
   g_source_set_callback (source, async_call_complete_cb, call, NULL);
+  /* The hand-off goes through GLib's (uninstrumented) context lock. */
+  SYNCIFY_TSAN_RELEASE (call);
   g_source_attach (source, g_task_get_context (call->task));
   g_source_unref (source);
 }
@@ -489,11 +529,11 @@ context_op_finished (SyncifyContext *self,
   self->n_inflight--;
   if (call->cancellable != NULL)
     g_queue_unlink (&self->cancel_on_shutdown, &call->cancel_entry.link);
-  quit = self->quit_when_idle && self->n_inflight == 0 && self->loop != NULL;
+  quit = self->quit_when_idle && self->n_inflight == 0 && self->bg != NULL;
   syncify_mutex_unlock (&self->lock);
 
   if (quit)
-    g_main_loop_quit (self->loop);
+    background_stop (self->bg);
 }
 
 static void
@@ -637,7 +677,17 @@ job_unref (gpointer data)
   if (!g_atomic_int_dec_and_test (&job->ref_count))
     return;
 
-  g_assert (job->task == NULL);
+  if G_UNLIKELY (job->task != NULL)
+    {
+      /* Never delivered: the caller's main context was freed first. */
+      if (job->cancel_handler != 0)
+        g_cancellable_disconnect (job->cancellable, job->cancel_handler);
+      if (job->user_data_destroy != NULL && job->user_data != NULL)
+        job->user_data_destroy (job->user_data);
+      if (job->result != NULL && job->result_destroy != NULL)
+        job->result_destroy (job->result);
+      g_clear_object (&job->task);
+    }
   g_clear_object (&job->cancellable);
   g_clear_error (&job->error);
   g_free (job);
@@ -660,8 +710,12 @@ static gboolean
 job_complete_cb (gpointer data)
 {
   SyncifyJob *job = data;
-  GTask *task = g_steal_pointer (&job->task);
-  gint state = g_atomic_int_get (&job->state);
+  GTask *task;
+  gint state;
+
+  SYNCIFY_TSAN_ACQUIRE (job);
+  task = g_steal_pointer (&job->task);
+  state = g_atomic_int_get (&job->state);
 
   if (job->cancel_handler != 0)
     {
@@ -697,6 +751,8 @@ job_late_cleanup_cb (gpointer data)
 {
   SyncifyJob *job = data;
 
+  SYNCIFY_TSAN_ACQUIRE (job);
+
   if (job->result != NULL && job->result_destroy != NULL)
     job->result_destroy (g_steal_pointer (&job->result));
   job->result = NULL;
@@ -715,6 +771,8 @@ job_post (SyncifyJob  *job,
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] asyncify completion");
   g_source_set_callback (source, func, job_ref (job), job_unref);
+  /* The hand-off goes through GLib's (uninstrumented) context lock. */
+  SYNCIFY_TSAN_RELEASE (job);
   g_source_attach (source, job->delivery);
   g_source_unref (source);
 }
@@ -801,6 +859,10 @@ job_run (SyncifyPoolItem *item)
       job->func_cancellable = NULL;
     }
 
+  /* Before the completion is posted: after it, the caller may drop the
+   * context, and the pool group with it. */
+  syncify_pool_item_done (&job->item);
+
   if (g_atomic_int_compare_and_exchange (&job->state, JOB_RUNNING, JOB_FINISHED))
     job_post (job, job_complete_cb);
   else
@@ -813,12 +875,6 @@ job_run (SyncifyPoolItem *item)
  * GObject
  * ------------------------------------------------------------------------ */
 
-typedef struct {
-  GMainContext *main_context;  /* (owned) */
-  GMainLoop    *loop;          /* (owned) */
-  char         *name;          /* (owned) */
-} BackgroundData;
-
 static gpointer
 background_main (gpointer data)
 {
@@ -827,13 +883,11 @@ background_main (gpointer data)
   syncify_thread_set_name (syncify_thread_self (), bg->name);
 
   g_main_context_push_thread_default (bg->main_context);
-  g_main_loop_run (bg->loop);
+  while (!g_atomic_int_get (&bg->stop))
+    g_main_context_iteration (bg->main_context, TRUE);
   g_main_context_pop_thread_default (bg->main_context);
 
-  g_main_loop_unref (bg->loop);
-  g_main_context_unref (bg->main_context);
-  g_free (bg->name);
-  g_free (bg);
+  background_data_unref (bg);
 
   return NULL;
 }
@@ -853,12 +907,12 @@ syncify_context_constructed (GObject *object)
         self->name = g_strdup ("syncify");
       g_clear_pointer (&self->main_context, g_main_context_unref);
       self->main_context = g_main_context_new ();
-      self->loop = g_main_loop_new (self->main_context, FALSE);
       self->inbox = inbox_new (self->main_context);
 
+      bg->ref_count = 2;   /* the object's and the thread's */
       bg->main_context = g_main_context_ref (self->main_context);
-      bg->loop = g_main_loop_ref (self->loop);
       bg->name = g_strdup (self->name);
+      self->bg = bg;
       self->thread = g_thread_new (self->name, background_main, bg);
     }
   else
@@ -894,7 +948,7 @@ syncify_context_finalize (GObject *object)
       g_clear_pointer (&self->inbox, g_source_unref);
     }
   g_clear_pointer (&self->thread, g_thread_unref);
-  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->bg, background_data_unref);
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_clear_object (&self->shutdown_cancellable);
   g_clear_pointer (&self->name, g_free);
@@ -1185,6 +1239,12 @@ syncify_context_peek_main_context (SyncifyContext *self)
   return self->main_context;
 }
 
+gboolean
+syncify_context_peek_background (SyncifyContext *self)
+{
+  return self->background;
+}
+
 SyncifyThread *
 syncify_context_peek_last_owner (SyncifyContext *self)
 {
@@ -1194,14 +1254,17 @@ syncify_context_peek_last_owner (SyncifyContext *self)
 char *
 syncify_context_describe (SyncifyContext *self)
 {
+  /* The default singleton is named "default"; any other name wins. */
+  if (self->name != NULL &&
+      !(self->main_context == g_main_context_default () &&
+        g_strcmp0 (self->name, "default") == 0))
+    /* Translators: a piece of a longer message, naming a main context by
+     * the name given to it */
+    return g_strdup_printf (_("context \"%s\""), self->name);
   if (self->main_context == g_main_context_default ())
     /* Translators: a piece of a longer message, naming a main context
      * (e.g. "thread "main" waits on the default context, …") */
     return g_strdup (_("the default context"));
-  if (self->name != NULL)
-    /* Translators: a piece of a longer message, naming a main context by
-     * the name given to it */
-    return g_strdup_printf (_("context \"%s\""), self->name);
   /* Translators: a piece of a longer message, naming an unnamed main
    * context by its address */
   return g_strdup_printf (_("context %p"), (gpointer) self);
@@ -1284,22 +1347,6 @@ syncify_context_is_closed (SyncifyContext *self)
   g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), FALSE);
 
   return g_atomic_int_get (&self->closed);
-}
-
-static gboolean
-background_maybe_quit_cb (gpointer data)
-{
-  SyncifyContext *self = data;
-  gboolean quit;
-
-  syncify_mutex_lock (&self->lock);
-  quit = self->n_inflight == 0;
-  syncify_mutex_unlock (&self->lock);
-
-  if (quit)
-    g_main_loop_quit (self->loop);
-
-  return G_SOURCE_REMOVE;
 }
 
 /**
@@ -1385,8 +1432,13 @@ syncify_context_shutdown (SyncifyContext *self)
       CancelEntry *entry = l->data;
       g_ptr_array_add (to_cancel, g_object_ref (entry->cancellable));
     }
-  if (self->loop != NULL)
-    self->quit_when_idle = TRUE;
+  if (self->bg != NULL)
+    {
+      /* The loop keeps running until what was started on it completed. */
+      self->quit_when_idle = TRUE;
+      if (self->n_inflight == 0)
+        background_stop (self->bg);
+    }
   if (!self->joined && self->thread != NULL)
     {
       self->joined = TRUE;
@@ -1400,17 +1452,6 @@ syncify_context_shutdown (SyncifyContext *self)
 
   if (thread != NULL)
     {
-      GSource *source = g_idle_source_new ();
-
-      /* The quit must happen inside the loop: a quit before it started
-       * running would be lost. */
-      g_source_set_priority (source, G_PRIORITY_HIGH);
-      g_source_set_static_name (source, "[syncify] shutdown");
-      g_source_set_callback (source, background_maybe_quit_cb,
-                             g_object_ref (self), g_object_unref);
-      g_source_attach (source, self->main_context);
-      g_source_unref (source);
-
       if (thread == g_thread_self ())
         {
           /* Never join from the context's own thread: it leaves the loop

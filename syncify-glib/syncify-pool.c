@@ -30,7 +30,7 @@
 
 #define MONITOR_INTERVAL_US   1000
 #define IDLE_EXIT_US          (10 * G_USEC_PER_SEC)
-#define MAX_EXTRA             256
+#define MAX_EXTRA             64
 
 enum {
   WHERE_NONE,
@@ -295,6 +295,23 @@ syncify_pool_block_end (void)
   syncify_mutex_unlock (&pool.lock);
 }
 
+void
+syncify_pool_item_done (SyncifyPoolItem *item)
+{
+  SyncifyPoolGroup *group = item->group;
+
+  g_assert (item == current_item);
+  g_assert (block_depth == 0);
+
+  syncify_mutex_lock (&pool.lock);
+  group->admitted--;
+  group_admit (group);
+  pool_wake ();
+  syncify_mutex_unlock (&pool.lock);
+
+  current_item = NULL;
+}
+
 guint
 syncify_pool_get_n_threads (void)
 {
@@ -353,22 +370,18 @@ worker_main (gpointer data)
 
       if (item != NULL)
         {
-          SyncifyPoolGroup *group = item->group;
-
           /* More queued work than awake threads: get help before starting. */
           pool_wake ();
           syncify_mutex_unlock (&pool.lock);
 
           current_item = item;
-          item->run (item);   /* may free @item */
+          item->run (item);   /* calls syncify_pool_item_done(); may free @item */
           current_item = NULL;
           g_assert (block_depth == 0);
 
           syncify_mutex_lock (&pool.lock);
           worker.running = FALSE;
           pool.n_running--;
-          group->admitted--;
-          group_admit (group);
           idle_since = g_get_monotonic_time ();
           continue;
         }
@@ -409,12 +422,21 @@ monitor_main (gpointer data)
       gint64 interval_us;
       gint64 start = g_get_monotonic_time ();
 
-      /* Nothing to watch: no queued work, or free slots for it. */
-      while (pool.queue.length == 0 || pool.n_running < pool_limit ())
+      /* Nothing to watch: no queued work. */
+      while (pool.queue.length == 0)
         {
           pool.extra = 0;
           syncify_cond_wait (&pool.monitor_cond, &pool.lock);
           start = g_get_monotonic_time ();
+        }
+
+      /* Free slots: the threads that take them are on their way. Look
+       * again in a while (keeping what was granted). */
+      if (pool.n_running < pool_limit ())
+        {
+          syncify_cond_wait_until (&pool.monitor_cond, &pool.lock,
+                                   start + MONITOR_INTERVAL_US);
+          continue;
         }
 
       for (GList *l = pool.workers.head; l != NULL; l = l->next)

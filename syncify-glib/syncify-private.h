@@ -175,6 +175,11 @@ guint    syncify_pool_group_get_max  (SyncifyPoolGroup *group);
 GList   *syncify_pool_group_drain    (SyncifyPoolGroup *group);
 
 void     syncify_pool_push           (SyncifyPoolItem  *item);
+/* Called by an item's run function once it no longer needs its slot, and
+ * before it hands itself on (after which its group, which lives in the
+ * context, may be gone): gives the slot to the next item of the group. The
+ * worker touches neither the item nor the group after run returns. */
+void     syncify_pool_item_done      (SyncifyPoolItem  *item);
 /* Removes @item if it has not started; TRUE if it was removed. */
 gboolean syncify_pool_remove         (SyncifyPoolItem  *item);
 
@@ -196,6 +201,7 @@ GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
 /* The thread that last iterated the context's main context (its inbox sees
  * every iteration), or NULL if none yet. */
 SyncifyThread  *syncify_context_peek_last_owner   (SyncifyContext *self);
+gboolean        syncify_context_peek_background   (SyncifyContext *self);
 char           *syncify_context_describe     (SyncifyContext *self);
 
 G_END_DECLS

@@ -292,11 +292,11 @@ syncify_registry_remove_context (SyncifyContext *context)
   syncify_mutex_unlock (&registry_lock);
 }
 
-/* Must hold registry_lock. The registered contexts @thread owns: only those
- * can be pushed to, so only those can close a cycle through it. Ownership
- * is only tested (which takes each context's lock) for contexts that this
- * thread iterated last, or that nobody iterated yet (acquired without
- * iterating): a worker that never ran a loop tests none. */
+/* Must hold registry_lock. The contexts @thread owns that can be pushed to,
+ * so could close a cycle through it: the global default context (wrapped
+ * or not yet), and every registered context. Testing ownership takes each
+ * context's lock, so background contexts, which only ever their own thread
+ * owns, are only tested by the thread that last iterated them. */
 static GPtrArray *
 collect_owned_contexts (SyncifyThread *thread)
 {
@@ -314,13 +314,15 @@ collect_owned_contexts (SyncifyThread *thread)
       } \
   } G_STMT_END
 
+  ADD_IF_OWNED (g_main_context_default ());
   for (guint i = 0; registry_contexts != NULL && i < registry_contexts->len; i++)
     {
       SyncifyContext *c = registry_contexts->pdata[i];
-      SyncifyThread *last = syncify_context_peek_last_owner (c);
 
-      if (last == NULL || last == thread)
-        ADD_IF_OWNED (syncify_context_peek_main_context (c));
+      if (syncify_context_peek_background (c) &&
+          syncify_context_peek_last_owner (c) != thread)
+        continue;
+      ADD_IF_OWNED (syncify_context_peek_main_context (c));
     }
 
 #undef ADD_IF_OWNED

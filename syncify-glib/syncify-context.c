@@ -1143,9 +1143,8 @@ syncify_context_new (GMainContext *main_context)
  * @name: (nullable): the name of the context and of its thread, or %NULL for
  *   "syncify"
  *
- * Creates a background context: a new [struct@GLib.MainContext] run by a
- * [struct@GLib.MainLoop] on a new thread named @name, for the life of the
- * object. It is the counterpart of Flyte's `Syncify("name")`: every
+ * Creates a background context: a new [struct@GLib.MainContext] iterated on
+ * a new thread named @name, for the life of the object. It is the counterpart of Flyte's `Syncify("name")`: every
  * operation wrapped by it runs on that thread, whether called synchronously
  * from any other thread ([method@Syncify.Context.syncify],
  * [method@Syncify.Context.invoke_sync]) or asynchronously from another loop

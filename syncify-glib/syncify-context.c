@@ -66,9 +66,6 @@ struct _SyncifyContext
   GThread          *thread;         /* (owned) (nullable): protected by @lock */
   gboolean          closed;         /* (atomic) */
   gboolean          joined;         /* protected by @lock */
-  gboolean          quit_when_idle; /* protected by @lock */
-  guint             n_inflight;     /* operations started on the owner, not yet
-                                     * completed; protected by @lock */
   GQueue            cancel_on_shutdown; /* CancelEntry; protected by @lock */
 
   /* Shared by the workers of this context that were given no cancellable. */
@@ -212,7 +209,9 @@ chain_clear (Chain *chain)
  * reference frees it. */
 typedef struct _BackgroundData {
   gint          ref_count;     /* (atomic) */
-  gint          stop;          /* (atomic) */
+  gint          stop;          /* (atomic) shutdown asked the loop to stop */
+  gint          n_inflight;    /* (atomic) operations started on the loop, not
+                                * yet completed: it runs until they are */
   GMainContext *main_context;  /* (owned) */
   char         *name;          /* (owned) */
 } BackgroundData;
@@ -229,8 +228,9 @@ background_data_unref (gpointer data)
   g_free (bg);
 }
 
-/* Called in any thread. The loop leaves after its current iteration; unlike
- * g_main_loop_quit(), this is never lost if the loop has not started yet. */
+/* Called in any thread. The loop leaves once nothing started on it is in
+ * flight; unlike g_main_loop_quit(), this is never lost if the loop has not
+ * started yet. */
 static void
 background_stop (BackgroundData *bg)
 {
@@ -509,13 +509,23 @@ static void
 context_op_started (SyncifyContext *self,
                     Call           *call)
 {
+  gboolean closed;
+
   call->cancel_entry.cancellable = call->cancellable;
   call->cancel_entry.link.data = &call->cancel_entry;
+  if (self->bg != NULL)
+    g_atomic_int_inc (&self->bg->n_inflight);
   syncify_mutex_lock (&self->lock);
-  self->n_inflight++;
   if (call->cancellable != NULL)
     g_queue_push_tail_link (&self->cancel_on_shutdown, &call->cancel_entry.link);
+  /* Shutdown sets closed before it collects what to cancel under this lock:
+   * an operation registered after that must cancel itself, or a background
+   * loop would wait for it forever. */
+  closed = g_atomic_int_get (&self->closed);
   syncify_mutex_unlock (&self->lock);
+
+  if (closed && call->cancellable != NULL)
+    g_cancellable_cancel (call->cancellable);
 }
 
 /* Called on the owner. */
@@ -523,17 +533,15 @@ static void
 context_op_finished (SyncifyContext *self,
                      Call           *call)
 {
-  gboolean quit;
-
   syncify_mutex_lock (&self->lock);
-  self->n_inflight--;
   if (call->cancellable != NULL)
     g_queue_unlink (&self->cancel_on_shutdown, &call->cancel_entry.link);
-  quit = self->quit_when_idle && self->n_inflight == 0 && self->bg != NULL;
   syncify_mutex_unlock (&self->lock);
 
-  if (quit)
-    background_stop (self->bg);
+  /* On the owner: for a background context, its loop re-checks after this
+   * iteration whether it may stop. */
+  if (self->bg != NULL)
+    g_atomic_int_add (&self->bg->n_inflight, -1);
 }
 
 static void
@@ -883,7 +891,9 @@ background_main (gpointer data)
   syncify_thread_set_name (syncify_thread_self (), bg->name);
 
   g_main_context_push_thread_default (bg->main_context);
-  while (!g_atomic_int_get (&bg->stop))
+  /* An operation started by a call popped from the inbox just as shutdown
+   * closed it still completes here before the thread leaves. */
+  while (!g_atomic_int_get (&bg->stop) || g_atomic_int_get (&bg->n_inflight) > 0)
     g_main_context_iteration (bg->main_context, TRUE);
   g_main_context_pop_thread_default (bg->main_context);
 
@@ -1432,12 +1442,7 @@ syncify_context_shutdown (SyncifyContext *self)
       g_ptr_array_add (to_cancel, g_object_ref (entry->cancellable));
     }
   if (self->bg != NULL)
-    {
-      /* The loop keeps running until what was started on it completed. */
-      self->quit_when_idle = TRUE;
-      if (self->n_inflight == 0)
-        background_stop (self->bg);
-    }
+    background_stop (self->bg);   /* it keeps running until nothing is in flight */
   if (!self->joined && self->thread != NULL)
     {
       self->joined = TRUE;

@@ -96,7 +96,18 @@ G_DEFINE_FINAL_TYPE (SyncifyContext, syncify_context, G_TYPE_OBJECT)
  *
  * Since: 1.0
  */
-G_DEFINE_QUARK (syncify-error-quark, syncify_error)
+GQuark
+syncify_error_quark (void)
+{
+  /* Not G_DEFINE_QUARK: its lazy initialisation of a plain static is a data
+   * race when two threads raise the first error at once. */
+  static gsize quark = 0;
+
+  if (g_once_init_enter (&quark))
+    g_once_init_leave (&quark, g_quark_from_static_string ("syncify-error-quark"));
+
+  return (GQuark) quark;
+}
 
 /* ------------------------------------------------------------------------ *
  * Translations
@@ -495,13 +506,15 @@ static void
 async_call_complete_later (Call *call)
 {
   GSource *source = g_idle_source_new ();
+  GMainContext *context = g_task_get_context (call->task);
 
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] call_async completion");
   g_source_set_callback (source, async_call_complete_cb, call, NULL);
-  /* The hand-off goes through GLib's (uninstrumented) context lock. */
+  /* The hand-off goes through GLib's (uninstrumented) context lock; @call
+   * is not touched on this thread after the release. */
   SYNCIFY_TSAN_RELEASE (call);
-  g_source_attach (source, g_task_get_context (call->task));
+  g_source_attach (source, context);
   g_source_unref (source);
 }
 
@@ -775,13 +788,14 @@ job_post (SyncifyJob  *job,
           GSourceFunc  func)
 {
   GSource *source = g_idle_source_new ();
+  GMainContext *delivery = job->delivery;
 
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] asyncify completion");
   g_source_set_callback (source, func, job_ref (job), job_unref);
   /* The hand-off goes through GLib's (uninstrumented) context lock. */
   SYNCIFY_TSAN_RELEASE (job);
-  g_source_attach (source, job->delivery);
+  g_source_attach (source, delivery);
   g_source_unref (source);
 }
 

@@ -529,7 +529,7 @@ context_op_started (SyncifyContext *self,
   if (self->bg != NULL)
     g_atomic_int_inc (&self->bg->n_inflight);
   syncify_mutex_lock (&self->lock);
-  if (call->cancellable != NULL)
+  if (call->cancellable != NULL && call->cancellable != self->shutdown_cancellable)
     g_queue_push_tail_link (&self->cancel_on_shutdown, &call->cancel_entry.link);
   /* Shutdown sets closed before it collects what to cancel under this lock:
    * an operation registered after that must cancel itself, or a background
@@ -546,10 +546,12 @@ static void
 context_op_finished (SyncifyContext *self,
                      Call           *call)
 {
-  syncify_mutex_lock (&self->lock);
-  if (call->cancellable != NULL)
-    g_queue_unlink (&self->cancel_on_shutdown, &call->cancel_entry.link);
-  syncify_mutex_unlock (&self->lock);
+  if (call->cancellable != NULL && call->cancellable != self->shutdown_cancellable)
+    {
+      syncify_mutex_lock (&self->lock);
+      g_queue_unlink (&self->cancel_on_shutdown, &call->cancel_entry.link);
+      syncify_mutex_unlock (&self->lock);
+    }
 
   /* On the owner: for a background context, its loop re-checks after this
    * iteration whether it may stop. */
@@ -1609,7 +1611,9 @@ push_and_wait (SyncifyContext  *self,
       return NULL;
     }
 
-  if (call->cancellable != NULL)
+  /* Withdraw the call if cancelled while queued. (Shutdown withdraws queued
+   * calls itself: no handler on the shared shutdown cancellable.) */
+  if (call->cancellable != NULL && call->cancellable != self->shutdown_cancellable)
     handler = g_cancellable_connect (call->cancellable,
                                      G_CALLBACK (sync_call_cancelled_cb),
                                      call, NULL);
@@ -1822,8 +1826,16 @@ syncify_context_syncify (SyncifyContext     *self,
       call.start = start;
       call.finish = finish;
       call.user_data = user_data;
-      /* Always a cancellable of our own: shutdown cancels it. */
-      call.cancellable = chain_init (&call.chain, cancellable, job_cancellable, TRUE);
+      /* The operation must be cancelled by the target's shutdown, and by
+       * the caller's and the worker's cancellables. With none of the
+       * latter (or the worker's being the target's own), the target's
+       * shared shutdown cancellable serves, with no allocation; otherwise
+       * a cancellable of our own that follows them all. */
+      if (cancellable == NULL &&
+          (job_cancellable == NULL || job_cancellable == target->shutdown_cancellable))
+        call.cancellable = target->shutdown_cancellable;
+      else
+        call.cancellable = chain_init (&call.chain, cancellable, job_cancellable, TRUE);
       result = push_and_wait (target, &call, error);
       chain_clear (&call.chain);
       return result;

@@ -98,6 +98,7 @@ struct _SyncifyThread
 
   /* Protected by the registry lock. */
   GList             link;            /* in the list of all threads */
+  GList             blocked_link;    /* in the list of blocked threads */
   SyncifyWaitState  wait;
   char              name[64];        /* immutable once set */
 

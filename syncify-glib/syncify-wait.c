@@ -25,6 +25,8 @@
  * one). */
 static GMutex     registry_lock;
 static GQueue     registry_threads = G_QUEUE_INIT;  /* SyncifyThread, via link */
+static GQueue     registry_blocked = G_QUEUE_INIT;  /* SyncifyThread, via blocked_link:
+                                                     * those with a wait state */
 static GPtrArray *registry_contexts;                 /* SyncifyContext, not owned */
 /* Thread states are never freed: a thread that exits returns its state here
  * for the next thread, so a late signal can never touch freed memory. */
@@ -91,6 +93,8 @@ syncify_thread_self (void)
     }
 
   g_atomic_int_set (&thread->wake_word, 0);
+  memset (&thread->blocked_link, 0, sizeof thread->blocked_link);
+  thread->blocked_link.data = thread;
   thread->wait.kind = SYNCIFY_WAIT_NONE;
   thread->wait.target = NULL;
   thread->wait.context = NULL;
@@ -186,6 +190,11 @@ usable_processors (void)
   return g_get_num_processors ();
 }
 
+/* Waiters spinning right now, and how many may: one fewer than the usable
+ * processors, so that spinners never take the processor the answer needs. */
+static gint n_spinning;
+static gint max_spinners = 1;
+
 /* How long a waiter spins before it sleeps: 0 on a single processor (or
  * when SYNCIFY_SPIN_US=0 says so). */
 static gint
@@ -197,11 +206,13 @@ spin_budget_us (void)
   if G_UNLIKELY (b < 0)
     {
       const char *env = g_getenv ("SYNCIFY_SPIN_US");
+      guint n_cpus = usable_processors ();
 
       if (env != NULL)
         b = CLAMP (g_ascii_strtoll (env, NULL, 10), 0, 1000);
       else
-        b = usable_processors () > 1 ? 20 : 0;
+        b = n_cpus > 1 ? 20 : 0;
+      g_atomic_int_set (&max_spinners, MAX (1, (gint) n_cpus - 1));
       g_atomic_int_set (&budget, b);
     }
 
@@ -222,7 +233,8 @@ syncify_thread_wait (SyncifyThread *thread)
    * the answer often arrives within a few microseconds, sooner than a sleep
    * and a wake-up would. Pointless (and harmful) when this thread may only
    * use one processor. */
-  if (spin_budget_us () > 0)
+  if (spin_budget_us () > 0 &&
+      g_atomic_int_add (&n_spinning, 1) < g_atomic_int_get (&max_spinners))
     {
       gint64 deadline = 0;
 
@@ -243,7 +255,10 @@ syncify_thread_wait (SyncifyThread *thread)
                 break;
             }
         }
+      g_atomic_int_add (&n_spinning, -1);
     }
+  else if (spin_budget_us () > 0)
+    g_atomic_int_add (&n_spinning, -1);
 
   while (!g_atomic_int_compare_and_exchange (&thread->wake_word, 1, 0))
     futex_wait (&thread->wake_word, 0);
@@ -314,15 +329,20 @@ collect_owned_contexts (SyncifyThread *thread)
       } \
   } G_STMT_END
 
-  ADD_IF_OWNED (g_main_context_default ());
+  GMainContext *main_default = g_main_context_default ();
+
+  ADD_IF_OWNED (main_default);
   for (guint i = 0; registry_contexts != NULL && i < registry_contexts->len; i++)
     {
       SyncifyContext *c = registry_contexts->pdata[i];
+      GMainContext *mc = syncify_context_peek_main_context (c);
 
+      if (mc == main_default)
+        continue;   /* tested above */
       if (syncify_context_peek_background (c) &&
           syncify_context_peek_last_owner (c) != thread)
         continue;
-      ADD_IF_OWNED (syncify_context_peek_main_context (c));
+      ADD_IF_OWNED (mc);
     }
 
 #undef ADD_IF_OWNED
@@ -356,7 +376,7 @@ describe_main_context (GMainContext   *main_context,
 static SyncifyThread *
 find_blocked_owner (GMainContext *main_context)
 {
-  for (GList *l = registry_threads.head; l != NULL; l = l->next)
+  for (GList *l = registry_blocked.head; l != NULL; l = l->next)
     {
       SyncifyThread *t = l->data;
 
@@ -493,10 +513,15 @@ syncify_wait_begin (SyncifyThread    *thread,
   thread->wait.target = target;
   thread->wait.context = context;
   thread->wait.owned = collect_owned_contexts (thread);
+  if (saved->kind == SYNCIFY_WAIT_NONE)
+    g_queue_push_tail_link (&registry_blocked, &thread->blocked_link);
 
+  /* A private wait cannot close a cycle as it begins: nothing runs for
+   * its private context yet. Cycles through it are found by the threads
+   * that block later. */
   search.n_visited = 0;
   search.n_path = 0;
-  cycle = find_path (thread, thread, &search);
+  cycle = kind == SYNCIFY_WAIT_PUSH && find_path (thread, thread, &search);
 
   if (cycle)
     {
@@ -504,6 +529,8 @@ syncify_wait_begin (SyncifyThread    *thread,
 
       g_clear_pointer (&thread->wait.owned, g_ptr_array_unref);
       thread->wait = *saved;
+      if (saved->kind == SYNCIFY_WAIT_NONE)
+        g_queue_unlink (&registry_blocked, &thread->blocked_link);
       syncify_mutex_unlock (&registry_lock);
 
       g_set_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_WOULD_DEADLOCK,
@@ -524,6 +551,8 @@ syncify_wait_end (SyncifyThread    *thread,
   syncify_mutex_lock (&registry_lock);
   owned = thread->wait.owned;
   thread->wait = *saved;
+  if (saved->kind == SYNCIFY_WAIT_NONE)
+    g_queue_unlink (&registry_blocked, &thread->blocked_link);
   syncify_mutex_unlock (&registry_lock);
 
   g_clear_pointer (&owned, g_ptr_array_unref);

@@ -697,6 +697,14 @@ nested_call_async_func (gpointer       user_data,
   return g_strdup ("started");
 }
 
+static gpointer
+nested_call_async_flush (gpointer       user_data,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  return g_strdup ("flushed");
+}
+
 static void
 test_call_async_on_bg_thread (void)
 {
@@ -726,6 +734,13 @@ test_call_async_on_bg_thread (void)
   /* The callback completed it on the bg thread, in its context. */
   assert_seen_on_bg (&ac.callback, bg, bg_thread);
   assert_seen_on_bg (&ac.op.destroy, bg, bg_thread);
+
+  /* The event is set inside the callback; the GTask drops its reference
+   * to the context just after, in the same dispatch on the bg thread. A
+   * round trip there waits for that dispatch to end. */
+  g_clear_pointer (&result, g_free);
+  result = syncify_context_invoke_sync (bg, nested_call_async_flush, NULL, NULL, &error);
+  g_assert_no_error (error);
 
   async_call_clear (&ac);
   g_assert_finalize_object (bg);

@@ -1246,12 +1246,26 @@ test_max_workers_raise (void)
   gate_wait_running (&gate, 1);
   g_assert_cmpint (gate_watch_for_more_than (&gate, 1), ==, 1);
 
-  /* Raising the bound starts queued jobs at once, in order. */
+  /* Raising the bound starts queued jobs at once: the next ones in
+   * submission order. (They start on different worker threads at the same
+   * time, so the order in which they record their start is not theirs to
+   * keep; strict order is checked with one worker in max-workers/fifo.) */
   syncify_context_set_max_workers (context, 4);
   gate_wait_running (&gate, 4);
   g_assert_cmpint (gate_watch_for_more_than (&gate, 4), ==, 4);
-  for (gint i = 0; i < 4; i++)
-    g_assert_cmpint (g_atomic_int_get (&gate.order[i]), ==, i);
+  {
+    guint seen = 0;
+
+    for (gint i = 0; i < 4; i++)
+      {
+        gint index = g_atomic_int_get (&gate.order[i]);
+
+        g_assert_cmpint (index, >=, 0);
+        g_assert_cmpint (index, <, 4);
+        seen |= 1u << index;
+      }
+    g_assert_cmpuint (seen, ==, 0xf);
+  }
 
   /* 0 lifts the context's own bound. */
   syncify_context_set_max_workers (context, 0);

@@ -11,17 +11,28 @@
  * (syncify-private.h). Nothing is suppressed.
  */
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <glib.h>
 
 void __tsan_acquire (void *addr);
 void __tsan_release (void *addr);
 
+/* Looked up on first use, through atomic accesses (a plain lazily set
+ * static would itself be a data race; a constructor would run after
+ * GObject's own, which already takes locks). */
 #define REAL(ret, name, args) \
-  static ret (*real_##name) args; \
+  static gpointer real_ptr_##name; \
+  ret (*real_##name) args; \
+  *(gpointer *) (&real_##name) = g_atomic_pointer_get (&real_ptr_##name); \
   if G_UNLIKELY (real_##name == NULL) \
-    real_##name = (ret (*) args) dlsym (RTLD_NEXT, #name)
+    { \
+      gpointer sym = dlsym (RTLD_NEXT, #name); \
+      g_atomic_pointer_set (&real_ptr_##name, sym); \
+      *(gpointer *) (&real_##name) = sym; \
+    }
 
 void
 g_mutex_lock (GMutex *mutex)

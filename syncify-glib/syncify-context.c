@@ -305,6 +305,9 @@ typedef struct {
 
 static void call_run (Call *call);
 
+/* How long one dispatch of the inbox may run calls before it yields. */
+#define INBOX_BUDGET_US 4000
+
 static gboolean
 inbox_prepare (GSource *source,
                gint    *timeout)
@@ -335,14 +338,32 @@ inbox_dispatch (GSource     *source,
 {
   Inbox *inbox = (Inbox *) source;
 
+  gint64 deadline = 0;
+
   /* Cleared before draining: a call pushed after our last look at the
    * queue sets it again and wakes the context. */
   g_atomic_int_set (&inbox->pending, 0);
 
-  for (;;)
+  for (guint n = 0; ; n++)
     {
       GList *link;
       Call *call = NULL;
+
+      /* A flood of calls (progress reports from many workers) must not
+       * hold the loop for long: after a few milliseconds, leave the rest
+       * for the next iteration, so that other sources get their turn. */
+      if ((n & 7) == 7)
+        {
+          gint64 now = g_get_monotonic_time ();
+
+          if (deadline == 0)
+            deadline = now + INBOX_BUDGET_US;
+          else if (now >= deadline)
+            {
+              g_atomic_int_set (&inbox->pending, 1);
+              break;
+            }
+        }
 
       syncify_mutex_lock (&inbox->lock);
       link = g_queue_pop_head_link (&inbox->queue);
@@ -624,9 +645,22 @@ call_run (Call *call)
       call->cancel_handler = 0;
     }
 
-  if (call->cancellable != NULL && g_cancellable_is_cancelled (call->cancellable))
+  if (g_atomic_int_get (&self->closed))
     {
-      /* Cancelled before it could start: nothing to run. */
+      /* Shut down between the push and now: it never started. */
+      g_set_error_literal (&call->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                           _("The context was shut down"));
+      if (call->kind == CALL_ASYNC)
+        async_call_complete_later (call);
+      else
+        call_wake_waiter (call);
+      return;
+    }
+
+  if (call->cancellable != NULL && call->cancellable != self->shutdown_cancellable &&
+      g_cancellable_is_cancelled (call->cancellable))
+    {
+      /* Cancelled by the caller before it could start: nothing to run. */
       g_set_error_literal (&call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                            _("Operation was cancelled"));
       if (call->kind == CALL_ASYNC)
@@ -645,6 +679,13 @@ call_run (Call *call)
     }
 
   context_op_started (self, call);
+
+  /* A worker waiting on this operation keeps its slot while the owner is
+   * merely busy; from here on, the operation may itself need jobs of that
+   * worker's context (an asyncify inside start), so its slot is lent. */
+  if (call->waiter != NULL)
+    syncify_thread_lend_slot (call->waiter);
+
   call->start (call->user_data, call->cancellable, call_op_ready, call);
 
   if (pushed)
@@ -714,6 +755,15 @@ job_unref (gpointer data)
   g_clear_object (&job->cancellable);
   g_clear_error (&job->error);
   g_free (job);
+}
+
+void
+syncify_thread_lend_slot (SyncifyThread *thread)
+{
+  SyncifyJob *job = g_atomic_pointer_get (&thread->job);
+
+  if (job != NULL)
+    syncify_pool_lend (&job->item);
 }
 
 SyncifyContext *
@@ -1597,6 +1647,10 @@ push_and_wait (SyncifyContext  *self,
     return NULL;
 
   syncify_pool_block_begin ();
+  /* An owner blocked in the library serves this call only when its own
+   * wait ends, which may need jobs that need this worker's slot. */
+  if (syncify_wait_owner_is_blocked (self->main_context))
+    syncify_pool_lend_current ();
 
   call->context = self;
   call->waiter = thread;
@@ -1682,6 +1736,8 @@ run_private (SyncifyThread     *thread,
     return NULL;
 
   syncify_pool_block_begin ();
+  /* The operation may need jobs of this worker's own context. */
+  syncify_pool_lend_current ();
   g_main_context_push_thread_default (private_context);
 
   start (user_data, cancellable, private_op_ready, &op);

@@ -30,18 +30,23 @@
  * Python (PyGObject) may use all of them from any thread: PyGObject takes
  * the interpreter lock for callbacks run on other threads.
  *
- * A Python exception raised in such a function is printed by PyGObject and
- * the function returns %NULL (PyGObject 3.42 does not turn it into a
- * [struct@GLib.Error]).
+ PyGObject passes a trailing `data` argument to these functions. A
+ * `GLib.Error` raised in a [callback@Syncify.VariantFunc] becomes its error;
+ * any other exception is printed and the function returns %NULL. A start
+ * function that raises leaves its operation uncompleted: the operation then
+ * completes with %G_IO_ERROR_FAILED, and the caller gets that error.
  *
  * JavaScript (GJS) runs JavaScript on its main thread only. From GJS, use
- * the private-context path (%SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT), await
- * operations on background contexts, and asyncify C functions. A JavaScript
- * function given to [method@Syncify.Context.asyncify_variant] or run by
- * [method@Syncify.Context.invoke_variant] on another thread is never run:
- * GJS blocks the call and logs a critical ("Attempting to run a JS callback
- * on a different thread"), and the job completes with a %NULL result. It
- * does not crash.
+ * the private-context path (%SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT) and
+ * [method@Syncify.Context.await_operation_async] on a context the script's
+ * own loop runs. A JavaScript function that would run on another thread (a
+ * [callback@Syncify.VariantFunc] given to
+ * [method@Syncify.Context.asyncify_variant], or to
+ * [method@Syncify.Context.invoke_variant] or a start function given to
+ * [method@Syncify.Context.await_operation] on a background context) is never
+ * run: GJS blocks the call and logs a critical ("Attempting to run a JS
+ * callback on a different thread"). It does not crash: a variant function
+ * then returns %NULL, and an operation fails with %G_IO_ERROR_FAILED.
  *
  * Since: 1.0
  */
@@ -64,14 +69,33 @@ struct _SyncifyOperation
 
 G_DEFINE_FINAL_TYPE (SyncifyOperation, syncify_operation, G_TYPE_OBJECT)
 
+/* Marks the result of an operation that was never started. */
+static void
+operation_not_started (void)
+{
+}
+
 static void
 syncify_operation_finalize (GObject *object)
 {
   SyncifyOperation *self = SYNCIFY_OPERATION (object);
 
   if (!self->completed)
-    g_critical ("A SyncifyOperation was finalized without being completed: "
-                "its caller waits forever");
+    {
+      /* The start function dropped it: it raised an exception, or the
+       * language binding refused to run it (GJS, on another thread). The
+       * caller must not wait forever: complete it with an error. */
+      GTask *task = g_task_new (NULL, NULL, NULL, NULL);
+
+      g_task_set_source_tag (task, operation_not_started);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_FAILED, "%s",
+                               _("The start function returned without starting "
+                                 "an operation (it failed, or the language binding "
+                                 "refused to run it on this thread)"));
+      self->completed = TRUE;
+      self->callback (NULL, G_ASYNC_RESULT (task), self->callback_data);
+      g_object_unref (task);
+    }
   g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (syncify_operation_parent_class)->finalize (object);
@@ -168,6 +192,7 @@ typedef struct {
   SyncifyVariantFunc         func;
   gpointer                   user_data;
   GDestroyNotify             user_data_destroy;
+  GMainContext              *caller_context;   /* (owned) (nullable): where to free */
 } Wrap;
 
 static Wrap *
@@ -192,7 +217,51 @@ wrap_free (gpointer data)
 
   if (w->user_data_destroy != NULL)
     w->user_data_destroy (w->user_data);
+  g_clear_pointer (&w->caller_context, g_main_context_unref);
   g_free (w);
+}
+
+static gboolean
+wrap_free_cb (gpointer data)
+{
+  wrap_free (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The user data of a binding is its closure, which must be freed on the
+ * thread that made it (GJS crashes otherwise): the caller's context. */
+static void
+wrap_free_in_caller_context (gpointer data)
+{
+  Wrap *w = data;
+  GSource *source;
+
+  if (w->caller_context == NULL || g_main_context_is_owner (w->caller_context))
+    {
+      wrap_free (w);
+      return;
+    }
+
+  source = g_idle_source_new ();
+  g_source_set_static_name (source, "[syncify] free a binding's closure");
+  g_source_set_callback (source, wrap_free_cb, w, NULL);
+  g_source_attach (source, w->caller_context);
+  g_source_unref (source);
+}
+
+static gpointer
+operation_finish (GObject       *source_object,
+                  GAsyncResult  *result,
+                  gpointer       user_data,
+                  GError       **error)
+{
+  if (g_async_result_is_tagged (result, operation_not_started))
+    {
+      g_task_propagate_pointer (G_TASK (result), error);
+      return NULL;
+    }
+
+  return g_object_ref (result);
 }
 
 static void
@@ -348,9 +417,10 @@ syncify_context_invoke_variant (SyncifyContext      *self,
  * returns its result for the caller's `_finish` method.
  *
  * |[
- * result = context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT,
- *                                  lambda op, c: file.load_contents_async(c, op.complete),
- *                                  None)
+ * def start(operation, cancellable, data):
+ *     file.load_contents_async(cancellable, operation.complete)
+ *
+ * result = context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT, start)
  * ok, contents, etag = file.load_contents_finish(result)
  * ]|
  *
@@ -374,7 +444,8 @@ syncify_context_await_operation (SyncifyContext             *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return syncify_context_await (self, flags, operation_start, &w, cancellable, error);
+  return syncify_context_syncify (self, flags, operation_start, operation_finish, &w,
+                                  cancellable, error);
 }
 
 /**
@@ -383,8 +454,9 @@ syncify_context_await_operation (SyncifyContext             *self,
  * @start: (scope notified) (closure user_data) (destroy user_data_destroy):
  *   starts the operation
  * @user_data: data for @start
- * @user_data_destroy: (nullable): frees @user_data on the owner of @self
- *   once the operation completed
+ * @user_data_destroy: (nullable): frees @user_data in the calling thread's
+ *   thread-default main context once the operation completed (a binding's
+ *   closure must be freed on the thread that made it)
  * @cancellable: (nullable): a [class@Gio.Cancellable] to cancel the operation
  * @callback: (scope async) (closure callback_data): called in the calling
  *   thread's thread-default main context when the operation is done
@@ -405,13 +477,17 @@ syncify_context_await_operation_async (SyncifyContext            *self,
                                        GAsyncReadyCallback        callback,
                                        gpointer                   callback_data)
 {
+  Wrap *w;
+
   g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
   g_return_if_fail (start != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  syncify_context_await_async (self, operation_start,
-                               wrap_new (start, NULL, user_data, user_data_destroy), wrap_free,
-                               cancellable, callback, callback_data);
+  w = wrap_new (start, NULL, user_data, user_data_destroy);
+  w->caller_context = g_main_context_ref_thread_default ();
+  syncify_context_call_async (self, operation_start, operation_finish,
+                              w, wrap_free_in_caller_context, g_object_unref,
+                              cancellable, callback, callback_data);
 }
 
 /**
@@ -437,5 +513,5 @@ syncify_context_await_operation_finish (SyncifyContext  *self,
   g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return syncify_context_await_finish (self, result, error);
+  return syncify_context_call_finish (self, result, error);
 }

@@ -36,7 +36,7 @@ G_DECLARE_FINAL_TYPE (SyncifyOperation, syncify_operation, SYNCIFY, OPERATION, G
  * In Python:
  *
  * |[
- * def start(operation, cancellable):
+ * def start(operation, cancellable, data):
  *     file.load_contents_async(cancellable, operation.complete)
  * ]|
  *

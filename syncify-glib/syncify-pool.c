@@ -53,6 +53,7 @@ typedef struct {
 static struct {
   GMutex   lock;
   GCond    work_cond;       /* idle workers wait here */
+  GCond    return_cond;     /* workers taking back a lent slot wait here */
   GCond    monitor_cond;    /* the monitor waits here while there is nothing to watch */
   GQueue   queue;           /* admitted items, in order */
   GQueue   workers;         /* PoolWorker */
@@ -130,12 +131,15 @@ pool_wake (void)
 }
 
 /* Must hold pool.lock. Moves pending items of @group into the run queue while
- * it has free slots. */
+ * it has free slots, after the workers taking back lent ones. */
 static void
 group_admit (SyncifyPoolGroup *group)
 {
+  if (group->n_returning > 0)
+    g_cond_broadcast (&pool.return_cond);
+
   while (group->pending.length > 0 &&
-         (group->max == 0 || group->admitted < group->max))
+         (group->max == 0 || group->admitted + group->n_returning < group->max))
     {
       GList *link = g_queue_pop_head_link (&group->pending);
       SyncifyPoolItem *item = link->data;
@@ -208,6 +212,10 @@ syncify_pool_group_drain (SyncifyPoolGroup *group)
       items = g_list_prepend (items, item);
     }
 
+  /* Slots freed: workers taking back a lent one may go on. */
+  if (group->n_returning > 0)
+    g_cond_broadcast (&pool.return_cond);
+
   syncify_mutex_unlock (&pool.lock);
 
   return g_list_reverse (items);
@@ -272,26 +280,67 @@ syncify_pool_block_begin (void)
     return;
 
   syncify_mutex_lock (&pool.lock);
-  current_worker->blocked = TRUE;
+  item->blocking = TRUE;
+  syncify_mutex_unlock (&pool.lock);
+}
+
+/* Must hold pool.lock. */
+static void
+lend_locked (SyncifyPoolItem *item)
+{
+  PoolWorker *worker = item->worker;
+
+  if (!item->blocking || item->lent || item->where != WHERE_RUNNING)
+    return;
+
+  item->lent = TRUE;
+  worker->blocked = TRUE;
   pool.n_running--;
   item->group->admitted--;
   group_admit (item->group);
   pool_wake ();
+}
+
+void
+syncify_pool_lend (SyncifyPoolItem *item)
+{
+  syncify_mutex_lock (&pool.lock);
+  lend_locked (item);
   syncify_mutex_unlock (&pool.lock);
+}
+
+void
+syncify_pool_lend_current (void)
+{
+  if (current_item != NULL)
+    syncify_pool_lend (current_item);
 }
 
 void
 syncify_pool_block_end (void)
 {
   SyncifyPoolItem *item = current_item;
+  SyncifyPoolGroup *group;
 
   if (item == NULL || --block_depth > 0)
     return;
 
+  group = item->group;
+
   syncify_mutex_lock (&pool.lock);
-  current_worker->blocked = FALSE;
-  pool.n_running++;
-  item->group->admitted++;
+  item->blocking = FALSE;
+  if (item->lent)
+    {
+      /* Take a slot back, ahead of the pending items: the bound holds. */
+      group->n_returning++;
+      while (group->max != 0 && group->admitted >= group->max)
+        syncify_cond_wait (&pool.return_cond, &pool.lock);
+      group->n_returning--;
+      group->admitted++;
+      item->lent = FALSE;
+      current_worker->blocked = FALSE;
+      pool.n_running++;
+    }
   syncify_mutex_unlock (&pool.lock);
 }
 
@@ -304,6 +353,8 @@ syncify_pool_item_done (SyncifyPoolItem *item)
   g_assert (block_depth == 0);
 
   syncify_mutex_lock (&pool.lock);
+  g_assert (!item->lent);
+  item->where = WHERE_NONE;
   group->admitted--;
   group_admit (group);
   pool_wake ();
@@ -364,6 +415,9 @@ worker_main (gpointer data)
 
           item = link->data;
           item->where = WHERE_RUNNING;
+          item->worker = &worker;
+          item->blocking = FALSE;
+          item->lent = FALSE;
           pool.n_running++;
           worker.running = TRUE;
         }

@@ -141,6 +141,8 @@ gboolean       syncify_wait_begin (SyncifyThread    *thread,
                                    GError          **error);
 void           syncify_wait_end   (SyncifyThread    *thread,
                                    SyncifyWaitState *saved);
+/* Whether the thread that owns @target is itself blocked in the library. */
+gboolean       syncify_wait_owner_is_blocked (GMainContext *target);
 
 /* ------------------------------------------------------------------------ *
  * The worker pool (syncify-pool.c)
@@ -156,7 +158,11 @@ struct _SyncifyPoolItem
   GList               link;      /* in the group's or the pool's queue */
   SyncifyPoolGroup   *group;
   SyncifyPoolRunFunc  run;
-  guint               where;     /* protected by the pool lock */
+  /* Protected by the pool lock: */
+  guint               where;
+  gpointer            worker;    /* the PoolWorker running it */
+  gboolean            blocking;  /* its worker waits inside the library */
+  gboolean            lent;      /* its slots were lent while it waits */
 };
 
 /* One per SyncifyContext: its max_workers bound. All fields are protected by
@@ -164,7 +170,9 @@ struct _SyncifyPoolItem
 struct _SyncifyPoolGroup
 {
   guint   max;         /* 0: no bound of its own */
-  guint   admitted;    /* items running (not blocked) or in the pool queue */
+  guint   admitted;    /* items holding a slot: running, or in the pool queue */
+  guint   n_returning; /* workers whose lent slot ended, waiting to take one
+                        * back (ahead of the pending items) */
   GQueue  pending;     /* items waiting for a slot, in order */
 };
 
@@ -184,11 +192,20 @@ void     syncify_pool_item_done      (SyncifyPoolItem  *item);
 /* Removes @item if it has not started; TRUE if it was removed. */
 gboolean syncify_pool_remove         (SyncifyPoolItem  *item);
 
-/* A worker about to block inside the library gives its slot away so the jobs
- * it waits for can run; it takes one back when it stops waiting. No-ops on
- * threads that are not running a job. */
+/* A worker waiting inside the library keeps its slot (and so the
+ * max_workers bound holds) unless its wait may depend on jobs that need a
+ * slot: then its slot is lent (syncify_pool_lend), and when the wait ends it
+ * takes one back before any pending job. No-ops on threads that are not
+ * running a job. */
 void     syncify_pool_block_begin    (void);
 void     syncify_pool_block_end      (void);
+/* Called in any thread: lends the slots of @item, if its worker is waiting
+ * inside the library and has not lent them yet. */
+void     syncify_pool_lend           (SyncifyPoolItem  *item);
+void     syncify_pool_lend_current   (void);
+/* Lends the slot of the job @thread is running, if any (registry lock held
+ * is fine: the pool lock comes after it). */
+void     syncify_thread_lend_slot    (SyncifyThread    *thread);
 
 guint    syncify_pool_get_n_threads  (void);
 

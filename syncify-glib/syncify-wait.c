@@ -538,8 +538,32 @@ syncify_wait_begin (SyncifyThread    *thread,
       return FALSE;
     }
 
+  /* Workers queued on a context this thread owns cannot be served until
+   * this wait ends, which may need jobs of theirs: lend their slots. */
+  if (thread->wait.owned != NULL)
+    for (GList *l = registry_blocked.head; l != NULL; l = l->next)
+      {
+        SyncifyThread *u = l->data;
+
+        if (u != thread && u->wait.kind == SYNCIFY_WAIT_PUSH &&
+            g_ptr_array_find (thread->wait.owned, u->wait.target, NULL))
+          syncify_thread_lend_slot (u);
+      }
+
   syncify_mutex_unlock (&registry_lock);
   return TRUE;
+}
+
+gboolean
+syncify_wait_owner_is_blocked (GMainContext *target)
+{
+  gboolean blocked;
+
+  syncify_mutex_lock (&registry_lock);
+  blocked = find_blocked_owner (target) != NULL;
+  syncify_mutex_unlock (&registry_lock);
+
+  return blocked;
 }
 
 void

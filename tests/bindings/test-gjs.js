@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// test-gjs.js: syncify-glib from JavaScript (GJS 1.74) through GObject
+// Introspection, with real GIO operations. Prints TAP for `meson test`.
+//
+// GJS runs JavaScript on its main thread only. Whether a call works depends
+// on the thread that would run the JavaScript function handed to it:
+//
+// WORKS (tested below):
+// - A sync script with no main loop: Context.get_default().await_operation()
+//   with ALLOW_PRIVATE_CONTEXT runs a Gio _async call in the thread's private
+//   main context; the start function and op.complete() run on the JS thread.
+//   Repeated and nested calls work, also from a callback of a running main
+//   loop (the JS thread owns the context: private path). Cancellation works.
+// - Without ALLOW_PRIVATE_CONTEXT the same call throws a GLib.Error
+//   (Syncify.Error.NOT_IN_WORKER); e.matches() and e.domain/e.code work.
+// - Gio._promisify(Syncify.Context.prototype, 'await_operation_async',
+//   'await_operation_finish') on a context whose owner is the JS thread
+//   (the default context while the script's main loop runs): `await` gives
+//   the operation's Gio.AsyncResult.
+// - invoke_variant() with a JS function on a context nobody iterates (the
+//   default context outside a loop) runs it inline, on the JS thread.
+// - Background contexts: new_thread(), get_name(), shutdown(), is_closed();
+//   calls on a closed context fail with Syncify.Error.CLOSED (the JS function
+//   never runs); invoke_variant() and await_operation(_async) with a JS
+//   function on a live background context: see below.
+//
+// DOES NOT WORK (JS would run on another thread):
+// - invoke_variant() with a JS function on a background context, and
+//   asyncify_variant() with a JS function (it runs in a worker thread): GJS
+//   refuses to call the function, logs two criticals ("Attempting to run a
+//   JS callback on a different thread ..." and "The offending callback was
+//   VariantFunc()"), and the call returns null (asyncify_variant: the
+//   promise resolves to null) without an error. No crash. Tested: the result
+//   is null and, in a child process, the criticals are on stderr.
+// - await_operation() and await_operation_async() on a background context:
+//   the start function must run on the background thread, GJS refuses it
+//   ("The offending callback was OperationStartFunc()"), and the library
+//   calls it: the operation completes with G_IO_ERROR_FAILED ("The start
+//   function returned without starting an operation ..."), the sync call
+//   throws it, the promise rejects with it, and shutdown() then returns.
+//   Tested in child processes (bounded, so a hang would fail, not block).
+// - Asyncifying C-implemented work from JS: there is no introspectable entry
+//   point that takes a C function; every bindable callback is a JS function.
+//
+// Diagnostics go to stderr; the criticals GJS logs for the refused callbacks
+// are expected there and do not fail the test.
+
+imports.gi.versions.GLib = '2.0';
+imports.gi.versions.Gio = '2.0';
+
+const System = imports.system;
+const {GLib, Gio} = imports.gi;
+
+let Syncify;
+try {
+    imports.gi.versions.Syncify = '1';
+    Syncify = imports.gi.Syncify;
+} catch (e) {
+    print(`1..0 # SKIP the Syncify typelib is not available: ${e.message}`);
+    System.exit(0);
+}
+
+Gio._promisify(Syncify.Context.prototype, 'await_operation_async', 'await_operation_finish');
+Gio._promisify(Syncify.Context.prototype, 'asyncify_variant', 'asyncify_variant_finish');
+Gio._promisify(Gio.Subprocess.prototype, 'communicate_utf8_async', 'communicate_utf8_finish');
+
+const SCALE = Number(GLib.getenv('SYNCIFY_TEST_TIMEOUT_SCALE') || '1') || 1;
+const TIMEOUT_MS = 30000 * SCALE;
+const HANG_MS = 5000 * SCALE;   // how long a child gets before it counts as hung
+const TEXT = 'Hello from a file\n';
+const ALLOW_PRIVATE = Syncify.Flags.ALLOW_PRIVATE_CONTEXT;
+
+// A child process (see runChild()) gets the parent's file as its argument.
+const isChild = ARGV[0] === '--child';
+const tmpdir = isChild ? null : GLib.dir_make_tmp('syncify-gjs-XXXXXX');
+const path = isChild ? ARGV[2] : GLib.build_filenamev([tmpdir, 'hello.txt']);
+if (!isChild)
+    GLib.file_set_contents(path, TEXT);
+const file = Gio.File.new_for_path(path);
+const decoder = new TextDecoder();
+
+class AssertionError extends Error {}
+
+function assert(cond, message) {
+    if (!cond)
+        throw new AssertionError(message || 'assertion failed');
+}
+
+function assertEqual(actual, expected, message) {
+    if (actual !== expected)
+        throw new AssertionError(`${message || 'not equal'}: got ${actual}, expected ${expected}`);
+}
+
+function assertThrowsGError(func, domain, code, message) {
+    try {
+        func();
+    } catch (e) {
+        assert(e instanceof GLib.Error, `${message}: threw ${e}, not a GLib.Error`);
+        assert(e.matches(domain, code),
+            `${message}: threw ${e} (domain ${e.domain}, code ${e.code})`);
+        return e;
+    }
+    throw new AssertionError(`${message}: did not throw`);
+}
+
+// A start function (Syncify.OperationStartFunc) loading the test file. GJS
+// passes no user_data argument.
+function loadStart(seen) {
+    return (operation, cancellable) => {
+        seen.startContext = GLib.MainContext.get_thread_default();
+        seen.defaultOwned = GLib.MainContext.default().is_owner();
+        seen.started = (seen.started || 0) + 1;
+        file.load_contents_async(cancellable, (source, result) => operation.complete(source, result));
+    };
+}
+
+function checkLoaded(result) {
+    assert(result instanceof Gio.AsyncResult, `not a Gio.AsyncResult: ${result}`);
+    const [ok, contents] = file.load_contents_finish(result);
+    assert(ok, 'load_contents_finish failed');
+    assertEqual(decoder.decode(contents), TEXT, 'contents');
+}
+
+// Runs a main loop on the default context until the promise settles,
+// bounded by a watchdog.
+function runLoopUntil(promise, timeoutMs = TIMEOUT_MS) {
+    const loop = new GLib.MainLoop(null, false);
+    let outcome = null;
+    promise.then(value => {
+        outcome = {value};
+        loop.quit();
+    }, error => {
+        outcome = {error};
+        loop.quit();
+    });
+    const watchdog = GLib.timeout_add(GLib.PRIORITY_DEFAULT, timeoutMs, () => {
+        loop.quit();
+        return GLib.SOURCE_REMOVE;
+    });
+    // Let the promise jobs run from inside the loop.
+    loop.run();
+    if (outcome === null)
+        throw new AssertionError(`timed out after ${timeoutMs} ms in the main loop`);
+    GLib.source_remove(watchdog);
+    if (outcome.error)
+        throw outcome.error;
+    return outcome.value;
+}
+
+// Runs a case of this script in a child gjs; kills it after HANG_MS.
+function runChild(name) {
+    const gjs = GLib.file_read_link('/proc/self/exe');
+    const proc = Gio.Subprocess.new([gjs, System.programPath, '--child', name, path],
+        Gio.SubprocessFlags.STDOUT_PIPE | Gio.SubprocessFlags.STDERR_PIPE);
+    let hung = false;
+    const killer = GLib.timeout_add(GLib.PRIORITY_DEFAULT, HANG_MS, () => {
+        hung = true;
+        proc.force_exit();
+        return GLib.SOURCE_REMOVE;
+    });
+    const [stdout, stderr] = runLoopUntil(proc.communicate_utf8_async(null, null), 4 * HANG_MS);
+    if (!hung)
+        GLib.source_remove(killer);
+    return {hung, stdout: stdout || '', stderr: stderr || '', status: hung ? null : proc.get_exit_status()};
+}
+
+// ---- child cases: each would run JS on another thread ----
+
+const childCases = {
+    'invoke-variant-on-bg'() {
+        const bg = Syncify.Context.new_thread('gjs-bg');
+        const value = bg.invoke_variant(() => new GLib.Variant('s', 'ran'), null);
+        print(`result ${value}`);
+        bg.shutdown();
+        print('shut down');
+    },
+
+    'asyncify-variant'() {
+        const ctx = Syncify.Context.get_default();
+        const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE,
+            () => new GLib.Variant('s', 'ran'), null));
+        print(`result ${value}`);
+    },
+
+    'await-operation-on-bg'() {
+        const bg = Syncify.Context.new_thread('gjs-bg');
+        try {
+            const result = bg.await_operation(Syncify.Flags.NONE, loadStart({}), null);
+            print(`returned ${result}`);
+        } catch (e) {
+            print(`error ${e.message}`);
+        }
+    },
+
+    'await-operation-async-on-bg'() {
+        const bg = Syncify.Context.new_thread('gjs-bg');
+        try {
+            const result = runLoopUntil(bg.await_operation_async(loadStart({}), null), 1000000);
+            print(`returned ${result}`);
+        } catch (e) {
+            print(`error ${e.message}`);
+        }
+        bg.shutdown();
+        print('shut down');
+    },
+};
+
+// ---- the tests: [name, function, todo reason or undefined] ----
+
+const tests = [
+    ['private-path/sync-script', () => {
+        const ctx = Syncify.Context.get_default();
+        let defaultRan = false;
+        const idle = GLib.idle_add(GLib.PRIORITY_DEFAULT, () => {
+            defaultRan = true;
+            return GLib.SOURCE_REMOVE;
+        });
+        const seen = {};
+        for (let i = 0; i < 3; i++) {
+            checkLoaded(ctx.await_operation(ALLOW_PRIVATE, loadStart(seen), null));
+            assert(seen.startContext !== null, 'start ran without a private thread-default context');
+            assert(!seen.defaultOwned, 'start ran in the default context');
+        }
+        assertEqual(seen.started, 3, 'start calls');
+        assert(GLib.MainContext.get_thread_default() === null, 'the private context stayed pushed');
+        assert(!defaultRan, 'the private path iterated the default context');
+        GLib.source_remove(idle);
+    }],
+
+    ['private-path/nested', () => {
+        const ctx = Syncify.Context.get_default();
+        const seen = {};
+        let innerDone = false;
+        const outer = (operation, cancellable) => {
+            checkLoaded(ctx.await_operation(ALLOW_PRIVATE, loadStart(seen), null));
+            innerDone = true;
+            file.load_contents_async(cancellable, (s, r) => operation.complete(s, r));
+        };
+        checkLoaded(ctx.await_operation(ALLOW_PRIVATE, outer, null));
+        assert(innerDone, 'the nested call did not run');
+    }],
+
+    ['private-path/from-main-loop-callback', () => {
+        // The JS thread owns the default context while its loop runs: the
+        // private path is still the way (and NOT_IN_WORKER without the flag).
+        const ctx = Syncify.Context.get_default();
+        const promise = new Promise((resolve, reject) => {
+            GLib.idle_add(GLib.PRIORITY_DEFAULT, () => {
+                try {
+                    assert(GLib.MainContext.default().is_owner(), 'not inside the loop');
+                    const seen = {};
+                    checkLoaded(ctx.await_operation(ALLOW_PRIVATE, loadStart(seen), null));
+                    assertThrowsGError(() => ctx.await_operation(Syncify.Flags.NONE, loadStart({}), null),
+                        Syncify.error_quark(), Syncify.Error.NOT_IN_WORKER, 'owner without the flag');
+                    resolve();
+                } catch (e) {
+                    reject(e);
+                }
+                return GLib.SOURCE_REMOVE;
+            });
+        });
+        runLoopUntil(promise);
+    }],
+
+    ['errors/not-in-worker', () => {
+        const seen = {};
+        const e = assertThrowsGError(
+            () => Syncify.Context.get_default().await_operation(Syncify.Flags.NONE, loadStart(seen), null),
+            Syncify.error_quark(), Syncify.Error.NOT_IN_WORKER, 'no loop, no flag');
+        assertEqual(e.domain, Syncify.error_quark(), 'domain');
+        assertEqual(e.code, Syncify.Error.NOT_IN_WORKER, 'code');
+        assert(e instanceof Syncify.Error, 'not a Syncify.Error');
+        assertEqual(seen.started, undefined, 'start ran although the call failed');
+    }],
+
+    ['cancel/before-start', () => {
+        const cancellable = new Gio.Cancellable();
+        cancellable.cancel();
+        const seen = {};
+        assertThrowsGError(
+            () => Syncify.Context.get_default().await_operation(ALLOW_PRIVATE, loadStart(seen), cancellable),
+            Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED, 'pre-cancelled');
+        assertEqual(seen.started, undefined, 'start ran');
+    }],
+
+    ['cancel/pending-private', () => {
+        // A child process that never exits by itself: wait_async() stays
+        // pending until the cancellable fires (from the private context).
+        const proc = Gio.Subprocess.new(['sleep', '600'], Gio.SubprocessFlags.NONE);
+        const cancellable = new Gio.Cancellable();
+        try {
+            const result = Syncify.Context.get_default().await_operation(ALLOW_PRIVATE, (op, c) => {
+                proc.wait_async(c, (s, r) => op.complete(s, r));
+                const source = GLib.timeout_source_new(20);
+                source.set_callback(() => {
+                    cancellable.cancel();
+                    return GLib.SOURCE_REMOVE;
+                });
+                source.attach(GLib.MainContext.get_thread_default());
+            }, cancellable);
+            assert(cancellable.is_cancelled(), 'not cancelled');
+            assertThrowsGError(() => proc.wait_finish(result),
+                Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED, 'wait_finish');
+        } finally {
+            proc.force_exit();
+        }
+    }],
+
+    ['await-async/default-context-promisified', () => {
+        const ctx = Syncify.Context.get_default();
+        const seen = {};
+        const result = runLoopUntil(ctx.await_operation_async(loadStart(seen), null));
+        assert(seen.defaultOwned, 'start did not run on the main loop');
+        checkLoaded(result);
+    }],
+
+    ['invoke-variant/inline', () => {
+        let ran = false;
+        const value = Syncify.Context.get_default().invoke_variant(() => {
+            ran = true;   // JS runs on the JS thread only: this is inline
+            return new GLib.Variant('(su)', ['inline', 7]);
+        }, null);
+        assert(ran, 'the function did not run');
+        assertEqual(value.deepUnpack()[0], 'inline', 'value');
+        assertEqual(value.deepUnpack()[1], 7, 'value');
+    }],
+
+    ['background/lifecycle-and-closed', () => {
+        const bg = Syncify.Context.new_thread('gjs-bg');
+        assertEqual(bg.get_name(), 'gjs-bg', 'name');
+        assert(!bg.is_closed(), 'closed at once');
+        bg.shutdown();
+        assert(bg.is_closed(), 'not closed');
+        let ran = false;
+        assertThrowsGError(() => bg.invoke_variant(() => {
+            ran = true;
+            return null;
+        }, null), Syncify.error_quark(), Syncify.Error.CLOSED, 'invoke_variant after shutdown');
+        let e = null;
+        try {
+            runLoopUntil(bg.await_operation_async(() => {
+                ran = true;
+            }, null));
+        } catch (error) {
+            e = error;
+        }
+        assert(e instanceof GLib.Error && e.matches(Syncify.error_quark(), Syncify.Error.CLOSED),
+            `await_operation_async after shutdown: ${e}`);
+        assert(!ran, 'a function ran on a closed context');
+    }],
+
+    ['background/invoke-variant-js-is-refused', () => {
+        // In this process: no crash, null result, no exception.
+        const bg = Syncify.Context.new_thread('gjs-bg');
+        let ran = false;
+        const value = bg.invoke_variant(() => {
+            ran = true;
+            return new GLib.Variant('s', 'ran');
+        }, null);
+        assertEqual(value, null, 'result');
+        assert(!ran, 'JS ran on the background thread');
+        bg.shutdown();
+        // In a child: the criticals GJS logs.
+        const child = runChild('invoke-variant-on-bg');
+        assert(!child.hung, 'child hung');
+        assertEqual(child.status, 0, `child exit status (stderr: ${child.stderr})`);
+        assert(child.stdout.includes('result null') && child.stdout.includes('shut down'),
+            `child stdout: ${child.stdout}`);
+        assert(child.stderr.includes('Attempting to run a JS callback on a different thread'),
+            `child stderr: ${child.stderr}`);
+        assert(child.stderr.includes('The offending callback was VariantFunc()'),
+            `child stderr: ${child.stderr}`);
+    }],
+
+    ['asyncify-variant/js-is-refused', () => {
+        const ctx = Syncify.Context.get_default();
+        let ran = false;
+        let delivered = false;
+        const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE, () => {
+            ran = true;
+            return new GLib.Variant('s', 'ran');
+        }, null).then(v => {
+            delivered = GLib.MainContext.default().is_owner();
+            return v;
+        }));
+        assertEqual(value, null, 'result');
+        assert(!ran, 'JS ran in a worker thread');
+        assert(delivered, 'the result was not delivered on the main loop');
+        const child = runChild('asyncify-variant');
+        assert(!child.hung, 'child hung');
+        assertEqual(child.status, 0, `child exit status (stderr: ${child.stderr})`);
+        assert(child.stdout.includes('result null'), `child stdout: ${child.stdout}`);
+        assert(child.stderr.includes('The offending callback was VariantFunc()'),
+            `child stderr: ${child.stderr}`);
+    }],
+
+    ['background/await-operation-js-is-an-error', () => {
+        const child = runChild('await-operation-on-bg');
+        assert(child.stderr.includes('The offending callback was OperationStartFunc()'),
+            `child stderr: ${child.stderr}`);
+        assert(!child.hung, `await_operation() on a background context with a JS start function hung (stderr: ${child.stderr})`);
+        assert(child.stdout.includes('error'), `child stdout: ${child.stdout}`);
+    }],
+
+    ['background/await-operation-async-js-is-an-error', () => {
+        const child = runChild('await-operation-async-on-bg');
+        assert(child.stderr.includes('The offending callback was OperationStartFunc()'),
+            `child stderr: ${child.stderr}`);
+        assert(!child.hung, `the promise never settled, or shutdown() hung (stdout: ${child.stdout}; stderr: ${child.stderr})`);
+        assert(child.stdout.includes('error') && child.stdout.includes('shut down'),
+            `child stdout: ${child.stdout}`);
+    }],
+];
+
+function diagnostics(text) {
+    for (const line of String(text).trimEnd().split('\n'))
+        print(`# ${line}`);
+}
+
+function main() {
+    print('TAP version 13');
+    print(`1..${tests.length}`);
+    tests.forEach(([name, func, todo], i) => {
+        let error = null;
+        try {
+            func();
+        } catch (e) {
+            error = e;
+        }
+        const directive = todo ? ` # TODO ${todo}` : '';
+        if (error === null) {
+            print(`ok ${i + 1} - ${name}${directive}`);
+        } else {
+            diagnostics(`${error}\n${error.stack || ''}`);
+            print(`not ok ${i + 1} - ${name}${directive}`);
+        }
+    });
+    GLib.unlink(path);
+    GLib.rmdir(tmpdir);
+}
+
+if (isChild)
+    childCases[ARGV[1]]();
+else
+    main();

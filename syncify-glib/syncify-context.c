@@ -1165,9 +1165,15 @@ syncify_context_class_init (SyncifyContextClass *klass)
    * the shared pool then runs about one job per processor at a time, and
    * adds threads while running jobs are blocked off the CPU.
    *
-   * A worker blocked inside this library (in [method@Syncify.Context.syncify]
-   * or [method@Syncify.Context.invoke_sync]) does not count while it waits,
-   * so the jobs it waits for can always run.
+   * A worker waiting inside this library (in [method@Syncify.Context.syncify]
+   * or [method@Syncify.Context.invoke_sync]) keeps its slot while the thread
+   * serving it is merely busy. Its slot is lent to the next job only while
+   * its wait may need other jobs to run: once the owner has started a
+   * syncify operation for it (the operation may itself asyncify), while it
+   * iterates a private context, or while the owner it waits on is itself
+   * blocked in this library. When the wait ends it takes a slot back before
+   * any queued job. So at most max-workers of the context's workers run at
+   * once, and workers waiting on jobs of their own never starve them.
    *
    * Since: 1.0
    */

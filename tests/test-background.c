@@ -12,39 +12,11 @@
 
 static GThread *main_thread;
 
-static GMainContext *
-current_td (void)
-{
-  GMainContext *td = g_main_context_get_thread_default ();
-
-  return td != NULL ? td : g_main_context_default ();
-}
-
 static guint
 scaled (guint normal,
         guint under_valgrind)
 {
   return g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ? under_valgrind : normal;
-}
-
-static gboolean
-quit_loop_cb (gpointer data)
-{
-  g_main_loop_quit (data);
-  return G_SOURCE_REMOVE;
-}
-
-/* Quits @loop from inside it (a quit before the loop runs would be lost).
- * Called in any thread. */
-static void
-loop_quit_later (GMainLoop *loop)
-{
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_callback (source, quit_loop_cb, g_main_loop_ref (loop),
-                         (GDestroyNotify) g_main_loop_unref);
-  g_source_attach (source, g_main_loop_get_context (loop));
-  g_source_unref (source);
 }
 
 /* Runs @func on @context (owned by another thread) from an idle there. */
@@ -80,7 +52,7 @@ seen_record (Seen *seen)
   g_atomic_int_inc (&seen->count);
   seen->thread = g_thread_self ();
   seen->td_raw = g_main_context_get_thread_default ();
-  seen->td = current_td ();
+  seen->td = test_thread_default ();
   seen->owns_bg = seen->bg_context != NULL && g_main_context_is_owner (seen->bg_context);
   memset (seen->os_name, 0, sizeof seen->os_name);
   pthread_getname_np (pthread_self (), seen->os_name, sizeof seen->os_name);
@@ -498,7 +470,7 @@ test_sync_from_loop_thread (void)
 
   run_on_context (lc.context, loop_thread_calls_cb, &lc);
   test_event_wait (&lc.done, "the calls from the loop thread");
-  loop_quit_later (loop);
+  test_loop_quit_later (loop);
   g_thread_join (thread);
 
   g_assert_true (lc.owned_own);
@@ -880,7 +852,7 @@ test_call_async_result_destroy (void)
       g_assert_true (g_atomic_int_get (&ac.done));
 
       /* The GTask lets go of the result once the callback returned. */
-      loop_quit_later (loop);
+      test_loop_quit_later (loop);
       g_main_loop_run (loop);
       while (g_main_context_iteration (NULL, FALSE))
         ;

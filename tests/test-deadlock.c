@@ -874,13 +874,6 @@ inline_owner_func (gpointer       user_data,
 }
 
 static gboolean
-quit_loop_cb (gpointer data)
-{
-  g_main_loop_quit (data);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
 set_event_cb (gpointer data)
 {
   test_event_set (data);
@@ -929,7 +922,7 @@ inline_owner_run (void)
   g_assert_true (warmup.thread == loop_thread);
   g_clear_pointer (&result, g_free);
   source = g_idle_source_new ();
-  g_source_set_callback (source, quit_loop_cb, loop, NULL);
+  g_source_set_callback (source, test_quit_loop_cb, loop, NULL);
   g_source_attach (source, ctx);
   g_source_unref (source);
   g_thread_join (loop_thread);

@@ -27,15 +27,6 @@ scaled (guint n)
   return n;
 }
 
-/* The thread-default main context as GIO sees it (never NULL). */
-static GMainContext *
-current_context (void)
-{
-  GMainContext *context = g_main_context_get_thread_default ();
-
-  return context != NULL ? context : g_main_context_default ();
-}
-
 /* ------------------------------------------------------------------------ *
  * Temporary directories
  * ------------------------------------------------------------------------ */
@@ -95,7 +86,7 @@ asyncify_done_cb (GObject      *source,
 
   outcome->thread = g_thread_self ();
   outcome->on_default = g_main_context_is_owner (g_main_context_default ()) &&
-                        current_context () == g_main_context_default ();
+                        test_thread_default () == g_main_context_default ();
   outcome->result = syncify_context_asyncify_finish (SYNCIFY_CONTEXT (source), result,
                                                      &outcome->error);
   g_atomic_int_set (&outcome->done, TRUE);
@@ -212,14 +203,14 @@ static void
 file_op_started (FileOp *op)
 {
   op->start_thread = g_thread_self ();
-  op->start_context = current_context ();
+  op->start_context = test_thread_default ();
 }
 
 static void
 file_op_finished (FileOp *op)
 {
   op->finish_thread = g_thread_self ();
-  op->finish_context = current_context ();
+  op->finish_context = test_thread_default ();
 }
 
 static void
@@ -708,7 +699,7 @@ typedef struct {
 static void
 client_check_thread (void)
 {
-  if (g_thread_self () != main_thread || current_context () != g_main_context_default ())
+  if (g_thread_self () != main_thread || test_thread_default () != g_main_context_default ())
     g_atomic_int_inc (&client_wrong_thread);
 }
 
@@ -990,7 +981,7 @@ communicate_start (gpointer             user_data,
   CommOp *op = user_data;
 
   op->start_thread = g_thread_self ();
-  op->start_context = current_context ();
+  op->start_context = test_thread_default ();
   g_subprocess_communicate_async (op->process, op->input, cancellable, callback, callback_data);
 }
 
@@ -1137,7 +1128,7 @@ bus_connect_start (gpointer             user_data,
   BusOp *op = user_data;
 
   op->start_thread = g_thread_self ();
-  op->start_context = current_context ();
+  op->start_context = test_thread_default ();
   g_dbus_connection_new_for_address (op->address,
                                      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                      G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
@@ -1165,7 +1156,7 @@ list_names_start (gpointer             user_data,
   BusOp *op = user_data;
 
   op->start_thread = g_thread_self ();
-  op->start_context = current_context ();
+  op->start_context = test_thread_default ();
   g_dbus_connection_call (op->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "ListNames", NULL,
                           G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE, -1,

@@ -36,15 +36,6 @@ report_rate (const char *what,
   g_test_message ("%s: %u in %.3f s, %.0f per second", what, n, seconds, n / seconds);
 }
 
-/* The thread-default main context as GIO sees it (never NULL). */
-static GMainContext *
-current_context (void)
-{
-  GMainContext *context = g_main_context_get_thread_default ();
-
-  return context != NULL ? context : g_main_context_default ();
-}
-
 static gpointer
 return_self_thread (gpointer       user_data,
                     GCancellable  *cancellable,
@@ -250,7 +241,7 @@ typedef struct {
 static void
 task_hammer_check (TaskHammer *h)
 {
-  GMainContext *context = current_context ();
+  GMainContext *context = test_thread_default ();
 
   if (g_thread_self () != h->owner)
     h->wrong++;
@@ -698,14 +689,14 @@ delay_start (gpointer             user_data,
 
   ds->timeout = g_timeout_source_new (op->delay_ms);
   g_source_set_callback (ds->timeout, delay_timeout_cb, g_object_ref (task), g_object_unref);
-  g_source_attach (ds->timeout, current_context ());
+  g_source_attach (ds->timeout, test_thread_default ());
 
   if (op->honour && cancellable != NULL)
     {
       ds->cancelled = g_cancellable_source_new (cancellable);
       g_source_set_callback (ds->cancelled, G_SOURCE_FUNC (delay_cancelled_cb),
                              g_object_ref (task), g_object_unref);
-      g_source_attach (ds->cancelled, current_context ());
+      g_source_attach (ds->cancelled, test_thread_default ());
     }
 
   if (op->cancel_inside)

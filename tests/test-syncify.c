@@ -16,16 +16,6 @@
 
 static GThread *main_thread;
 
-/* The calling thread's thread-default main context, the global default one
- * standing in for NULL. */
-static GMainContext *
-current_td (void)
-{
-  GMainContext *td = g_main_context_get_thread_default ();
-
-  return td != NULL ? td : g_main_context_default ();
-}
-
 static guint
 scaled (guint normal,
         guint under_valgrind)
@@ -36,26 +26,6 @@ scaled (guint normal,
 /* ------------------------------------------------------------------------ *
  * Helpers: quitting a loop from any thread, a loop on another thread
  * ------------------------------------------------------------------------ */
-
-static gboolean
-quit_loop_cb (gpointer data)
-{
-  g_main_loop_quit (data);
-  return G_SOURCE_REMOVE;
-}
-
-/* Quits @loop from inside it, so a quit can never be lost before the loop
- * started running. Called in any thread. */
-static void
-loop_quit_later (GMainLoop *loop)
-{
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_callback (source, quit_loop_cb, g_main_loop_ref (loop),
-                         (GDestroyNotify) g_main_loop_unref);
-  g_source_attach (source, g_main_loop_get_context (loop));
-  g_source_unref (source);
-}
 
 typedef struct {
   GThread      *thread;
@@ -109,7 +79,7 @@ loop_thread_start (const char *name)
 static void
 loop_thread_stop (LoopThread *lt)
 {
-  loop_quit_later (lt->loop);
+  test_loop_quit_later (lt->loop);
   g_thread_join (lt->thread);
   g_main_loop_unref (lt->loop);
   g_main_context_unref (lt->context);
@@ -340,7 +310,7 @@ op_start (gpointer             user_data,
   g_atomic_int_inc (&op->start_count);
   op->start_thread = g_thread_self ();
   op->start_td_raw = g_main_context_get_thread_default ();
-  op->start_td = current_td ();
+  op->start_td = test_thread_default ();
   g_assert_true (g_main_context_is_owner (op->start_td) ||
                  op->start_td_raw != NULL);
   g_task_set_task_data (task, op, NULL);
@@ -382,7 +352,7 @@ op_finish (GObject       *source_object,
 
   g_atomic_int_inc (&op->finish_count);
   op->finish_thread = g_thread_self ();
-  op->finish_td = current_td ();
+  op->finish_td = test_thread_default ();
   op->finish_owner = g_main_context_is_owner (op->start_td);
   g_assert_null (source_object);
   g_assert_true (g_task_is_valid (result, NULL));
@@ -426,7 +396,7 @@ load_start (gpointer             user_data,
 
   op->start_count++;
   op->start_thread = g_thread_self ();
-  op->start_td = current_td ();
+  op->start_td = test_thread_default ();
   g_file_load_contents_async (op->file, cancellable, callback, callback_data);
 }
 
@@ -457,7 +427,7 @@ replace_start (gpointer             user_data,
 
   op->start_count++;
   op->start_thread = g_thread_self ();
-  op->start_td = current_td ();
+  op->start_td = test_thread_default ();
   g_file_replace_contents_async (op->file, op->contents, strlen (op->contents), NULL,
                                  FALSE, G_FILE_CREATE_NONE, cancellable,
                                  callback, callback_data);
@@ -992,7 +962,7 @@ record_func (gpointer       user_data,
 
   g_atomic_int_inc (&fr->count);
   fr->thread = g_thread_self ();
-  fr->td = current_td ();
+  fr->td = test_thread_default ();
   fr->owner_default = g_main_context_is_owner (g_main_context_default ());
   fr->owner_ctx = fr->ctx != NULL && g_main_context_is_owner (fr->ctx);
   fr->cancellable = cancellable;
@@ -1692,7 +1662,7 @@ test_cancel_invoke_queued (void)
 
   /* Let the loop run the inbox: nothing is left in it to run. */
   loop = g_main_loop_new (NULL, FALSE);
-  loop_quit_later (loop);
+  test_loop_quit_later (loop);
   g_main_loop_run (loop);
   g_main_loop_unref (loop);
   while (g_main_context_iteration (NULL, FALSE))

@@ -161,6 +161,35 @@ test_event_wait (TestEvent  *ev,
   g_mutex_unlock (&ev->lock);
 }
 
+/* The calling thread's thread-default main context, never NULL. */
+static inline GMainContext *
+test_thread_default (void)
+{
+  GMainContext *td = g_main_context_get_thread_default ();
+
+  return td != NULL ? td : g_main_context_default ();
+}
+
+static gboolean
+test_quit_loop_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Quits @loop from inside it (a quit before the loop runs would be lost).
+ * Called in any thread. */
+static inline void
+test_loop_quit_later (GMainLoop *loop)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, test_quit_loop_cb, g_main_loop_ref (loop),
+                         (GDestroyNotify) g_main_loop_unref);
+  g_source_attach (source, g_main_loop_get_context (loop));
+  g_source_unref (source);
+}
+
 /* Like g_test_init(), and arms the watchdog for the whole run. */
 static inline void
 test_init (int    *argc,

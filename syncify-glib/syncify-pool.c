@@ -363,18 +363,6 @@ syncify_pool_item_done (SyncifyPoolItem *item)
   current_item = NULL;
 }
 
-guint
-syncify_pool_get_n_threads (void)
-{
-  guint n;
-
-  syncify_mutex_lock (&pool.lock);
-  n = pool.n_threads;
-  syncify_mutex_unlock (&pool.lock);
-
-  return n;
-}
-
 static gint64
 worker_cpu_time_us (PoolWorker *worker)
 {

@@ -207,7 +207,6 @@ void     syncify_pool_lend_current   (void);
  * is fine: the pool lock comes after it). */
 void     syncify_thread_lend_slot    (SyncifyThread    *thread);
 
-guint    syncify_pool_get_n_threads  (void);
 
 /* ------------------------------------------------------------------------ *
  * Context internals used by the other sources

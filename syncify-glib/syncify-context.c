@@ -65,7 +65,6 @@ struct _SyncifyContext
   GMutex            lock;
   GThread          *thread;         /* (owned) (nullable): protected by @lock */
   gboolean          closed;         /* (atomic) */
-  gboolean          joined;         /* protected by @lock */
   GQueue            cancel_on_shutdown; /* CancelEntry; protected by @lock */
 
   /* Shared by the workers of this context that were given no cancellable. */
@@ -764,18 +763,6 @@ syncify_thread_lend_slot (SyncifyThread *thread)
 
   if (job != NULL)
     syncify_pool_lend (&job->item);
-}
-
-SyncifyContext *
-syncify_job_get_context (SyncifyJob *job)
-{
-  return job->context;
-}
-
-GCancellable *
-syncify_job_get_cancellable (SyncifyJob *job)
-{
-  return job->func_cancellable;
 }
 
 /* Called on the thread of the caller's context (the task's). */
@@ -1515,11 +1502,8 @@ syncify_context_shutdown (SyncifyContext *self)
     }
   if (self->bg != NULL)
     background_stop (self->bg);   /* it keeps running until nothing is in flight */
-  if (!self->joined && self->thread != NULL)
-    {
-      self->joined = TRUE;
-      thread = g_steal_pointer (&self->thread);
-    }
+  /* Whoever takes the thread joins (or detaches) it, once. */
+  thread = g_steal_pointer (&self->thread);
   syncify_mutex_unlock (&self->lock);
 
   g_cancellable_cancel (self->shutdown_cancellable);
@@ -1655,7 +1639,7 @@ push_and_wait (SyncifyContext  *self,
   syncify_pool_block_begin ();
   /* An owner blocked in the library serves this call only when its own
    * wait ends, which may need jobs that need this worker's slot. */
-  if (syncify_wait_owner_is_blocked (self->main_context))
+  if (thread->wait.owner_blocked)
     syncify_pool_lend_current ();
 
   call->context = self;

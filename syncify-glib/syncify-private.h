@@ -84,6 +84,8 @@ typedef struct {
   GMainContext    *target;   /* PUSH: the context's GMainContext; PRIVATE: the private one */
   SyncifyContext  *context;  /* PUSH: the context waited on (for naming); not owned */
   GPtrArray       *owned;    /* GMainContexts this thread owned when it blocked */
+  gboolean         owner_blocked; /* PUSH: the target's owner was itself blocked
+                                   * in the library when this wait began */
 } SyncifyWaitState;
 
 struct _SyncifyThread
@@ -112,7 +114,6 @@ struct _SyncifyThread
    * only touched by the thread itself. */
   GMainContext     *private_context;
 
-  gboolean          in_use;
 };
 
 SyncifyThread *syncify_thread_self          (void);
@@ -121,7 +122,6 @@ void           syncify_thread_set_name      (SyncifyThread *thread,
 const char    *syncify_thread_get_name      (SyncifyThread *thread);
 
 /* The waiter: a one-shot event a thread blocks on, signalled by another. */
-void           syncify_thread_wait_prepare  (SyncifyThread *thread);
 void           syncify_thread_wait          (SyncifyThread *thread);
 void           syncify_thread_signal        (SyncifyThread *thread);
 
@@ -141,8 +141,6 @@ gboolean       syncify_wait_begin (SyncifyThread    *thread,
                                    GError          **error);
 void           syncify_wait_end   (SyncifyThread    *thread,
                                    SyncifyWaitState *saved);
-/* Whether the thread that owns @target is itself blocked in the library. */
-gboolean       syncify_wait_owner_is_blocked (GMainContext *target);
 
 /* ------------------------------------------------------------------------ *
  * The worker pool (syncify-pool.c)
@@ -212,8 +210,6 @@ void     syncify_thread_lend_slot    (SyncifyThread    *thread);
  * Context internals used by the other sources
  * ------------------------------------------------------------------------ */
 
-SyncifyContext *syncify_job_get_context      (SyncifyJob *job);
-GCancellable   *syncify_job_get_cancellable  (SyncifyJob *job);
 GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
 /* The thread that last iterated the context's main context (its inbox sees
  * every iteration), or NULL if none yet. */

@@ -102,7 +102,6 @@ syncify_thread_self (void)
   thread->job = NULL;
   thread->job_delivery = NULL;
   thread->private_context = NULL;
-  thread->in_use = TRUE;
   read_os_thread_name (thread);
 
   thread->link.data = thread;
@@ -126,7 +125,6 @@ syncify_thread_free (gpointer data)
 
   syncify_mutex_lock (&registry_lock);
   g_queue_unlink (&registry_threads, &thread->link);
-  thread->in_use = FALSE;
   private_context = g_steal_pointer (&thread->private_context);
   syncify_mutex_unlock (&registry_lock);
 
@@ -217,12 +215,6 @@ spin_budget_us (void)
     }
 
   return b;
-}
-
-void
-syncify_thread_wait_prepare (SyncifyThread *thread)
-{
-  g_atomic_int_set (&thread->wake_word, 0);
 }
 
 void
@@ -513,6 +505,7 @@ syncify_wait_begin (SyncifyThread    *thread,
   thread->wait.target = target;
   thread->wait.context = context;
   thread->wait.owned = collect_owned_contexts (thread);
+  thread->wait.owner_blocked = kind == SYNCIFY_WAIT_PUSH && find_blocked_owner (target) != NULL;
   if (saved->kind == SYNCIFY_WAIT_NONE)
     g_queue_push_tail_link (&registry_blocked, &thread->blocked_link);
 
@@ -552,18 +545,6 @@ syncify_wait_begin (SyncifyThread    *thread,
 
   syncify_mutex_unlock (&registry_lock);
   return TRUE;
-}
-
-gboolean
-syncify_wait_owner_is_blocked (GMainContext *target)
-{
-  gboolean blocked;
-
-  syncify_mutex_lock (&registry_lock);
-  blocked = find_blocked_owner (target) != NULL;
-  syncify_mutex_unlock (&registry_lock);
-
-  return blocked;
 }
 
 void

@@ -211,6 +211,40 @@ chain_clear (Chain *chain)
 }
 
 /* ------------------------------------------------------------------------ *
+ * Runtime errors and results shared by every path
+ * ------------------------------------------------------------------------ */
+
+static void
+set_shut_down_error (GError **error)
+{
+  g_set_error_literal (error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
+                       _("The context was shut down"));
+}
+
+static void
+set_cancelled_error (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                       _("Operation was cancelled"));
+}
+
+/* A callback returns a result or sets an error, not both: such a result is
+ * dropped (and leaked, as no destroy notify is known here). */
+static gpointer
+checked_result (gpointer      result,
+                const GError *error,
+                const char   *func_type)
+{
+  if (result != NULL && error != NULL)
+    {
+      g_critical ("A %s returned a result and set an error; the result is leaked",
+                  func_type);
+      return NULL;
+    }
+  return result;
+}
+
+/* ------------------------------------------------------------------------ *
  * Background threads
  * ------------------------------------------------------------------------ */
 
@@ -588,12 +622,7 @@ call_op_ready (GObject      *source_object,
   SyncifyContext *self = call->context;
 
   call->result = call->finish (source_object, result, call->user_data, &call->error);
-  if (call->result != NULL && call->error != NULL)
-    {
-      g_critical ("A SyncifyFinishFunc returned a result and set an error; "
-                  "the result is leaked");
-      call->result = NULL;
-    }
+  call->result = checked_result (call->result, call->error, "SyncifyFinishFunc");
 
   context_op_finished (self, call);
 
@@ -607,6 +636,17 @@ call_op_ready (GObject      *source_object,
       call->user_data_destroy = NULL;
       async_call_complete_later (call);
     }
+  else
+    call_wake_waiter (call);
+}
+
+/* Ends a call whose operation never started (call->error is set): the
+ * waiter returns, or the asynchronous caller gets the error in its context. */
+static void
+call_end_unstarted (Call *call)
+{
+  if (call->kind == CALL_ASYNC)
+    async_call_complete_later (call);
   else
     call_wake_waiter (call);
 }
@@ -647,12 +687,8 @@ call_run (Call *call)
   if (g_atomic_int_get (&self->closed))
     {
       /* Shut down between the push and now: it never started. */
-      g_set_error_literal (&call->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
-                           _("The context was shut down"));
-      if (call->kind == CALL_ASYNC)
-        async_call_complete_later (call);
-      else
-        call_wake_waiter (call);
+      set_shut_down_error (&call->error);
+      call_end_unstarted (call);
       return;
     }
 
@@ -660,12 +696,8 @@ call_run (Call *call)
       g_cancellable_is_cancelled (call->cancellable))
     {
       /* Cancelled by the caller before it could start: nothing to run. */
-      g_set_error_literal (&call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           _("Operation was cancelled"));
-      if (call->kind == CALL_ASYNC)
-        async_call_complete_later (call);
-      else
-        call_wake_waiter (call);
+      set_cancelled_error (&call->error);
+      call_end_unstarted (call);
       return;
     }
 
@@ -848,8 +880,7 @@ job_cancelled_cb (GCancellable *cancellable,
   if (syncify_pool_remove (&job->item))
     {
       g_atomic_int_set (&job->state, JOB_DROPPED);
-      g_set_error_literal (&job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           _("Operation was cancelled"));
+      set_cancelled_error (&job->error);
       job_post (job, job_complete_cb);
       job_unref (job);   /* the pool's reference */
       return;
@@ -874,13 +905,11 @@ job_run (SyncifyPoolItem *item)
 
   if (g_atomic_int_get (&self->closed))
     {
-      g_set_error_literal (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
-                           _("The context was shut down"));
+      set_shut_down_error (&job->error);
     }
   else if (job->cancellable != NULL && g_cancellable_is_cancelled (job->cancellable))
     {
-      g_set_error_literal (&job->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           _("Operation was cancelled"));
+      set_cancelled_error (&job->error);
     }
   else
     {
@@ -905,12 +934,7 @@ job_run (SyncifyPoolItem *item)
       g_atomic_pointer_set (&thread->job_delivery, NULL);
       g_atomic_pointer_set (&thread->job, NULL);
 
-      if (job->result != NULL && job->error != NULL)
-        {
-          g_critical ("A SyncifyThreadFunc returned a result and set an error; "
-                      "the result is leaked");
-          job->result = NULL;
-        }
+      job->result = checked_result (job->result, job->error, "SyncifyThreadFunc");
 
       if (job->chain.combined != NULL)
         {
@@ -1470,12 +1494,8 @@ syncify_context_shutdown (SyncifyContext *self)
 
       next = l->next;
       l->prev = l->next = NULL;
-      g_set_error_literal (&call->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
-                           _("The context was shut down"));
-      if (call->kind == CALL_ASYNC)
-        async_call_complete_later (call);
-      else
-        call_wake_waiter (call);
+      set_shut_down_error (&call->error);
+      call_end_unstarted (call);
     }
 
   /* Jobs that have not started. */
@@ -1485,8 +1505,7 @@ syncify_context_shutdown (SyncifyContext *self)
       SyncifyJob *job = l->data;
 
       g_atomic_int_set (&job->state, JOB_DROPPED);
-      g_set_error_literal (&job->error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED,
-                           _("The context was shut down"));
+      set_shut_down_error (&job->error);
       job_post (job, job_complete_cb);
       job_unref (job);   /* the pool's reference */
     }
@@ -1616,8 +1635,7 @@ sync_call_cancelled_cb (GCancellable *cancellable,
 
   if (inbox_remove (call->context, call))
     {
-      g_set_error_literal (&call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           _("Operation was cancelled"));
+      set_cancelled_error (&call->error);
       call_wake_waiter (call);
     }
 }
@@ -1696,12 +1714,7 @@ private_op_ready (GObject      *source_object,
   PrivateOp *op = data;
 
   op->result = op->finish (source_object, result, op->user_data, &op->error);
-  if (op->result != NULL && op->error != NULL)
-    {
-      g_critical ("A SyncifyFinishFunc returned a result and set an error; "
-                  "the result is leaked");
-      op->result = NULL;
-    }
+  op->result = checked_result (op->result, op->error, "SyncifyFinishFunc");
   op->done = TRUE;
 }
 
@@ -1987,14 +2000,9 @@ syncify_context_invoke_sync (SyncifyContext     *self,
       result = func (user_data, effective, &local_error);
       if (acquired)
         g_main_context_release (target->main_context);
+      result = checked_result (result, local_error, "SyncifyThreadFunc");
       if (local_error != NULL)
-        {
-          if (result != NULL)
-            g_critical ("A SyncifyThreadFunc returned a result and set an error; "
-                        "the result is leaked");
-          result = NULL;
-          g_propagate_error (error, local_error);
-        }
+        g_propagate_error (error, local_error);
     }
 
   chain_clear (&chain);
@@ -2145,8 +2153,7 @@ async_call_cancelled_cb (GCancellable *cancellable,
 
   if (inbox_remove (call->context, call))
     {
-      g_set_error_literal (&call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           _("Operation was cancelled"));
+      set_cancelled_error (&call->error);
       /* Not here: the handler cannot disconnect itself. */
       async_call_complete_later (call);
     }

@@ -54,11 +54,42 @@ configure () {
 TOTAL_OK=0
 TOTAL_FAIL=0
 RUNS=()
+FAILED_LOGS=()
+
+# failed_tests JSONLOG LABEL: name every test that did not pass in a meson
+# JSON test log, with the last lines of its output, so that the end of the
+# run (all a CI excerpt may keep) says what failed and why.
+failed_tests () {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+path, label = sys.argv[1], sys.argv[2]
+try:
+    lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
+except OSError:
+    sys.exit(0)
+for line in lines:
+    t = json.loads(line)
+    if t["result"] in ("OK", "SKIP", "EXPECTEDFAIL"):
+        continue
+    print("-- %s: %s %s (exit %s, %.1f s); last lines of its output:"
+          % (label, t["name"], t["result"], t.get("returncode"), t.get("duration", 0)))
+    out = (t.get("stdout") or "").splitlines()
+    for l in out[-40:]:
+        print("   | " + l[:300])
+PY
+}
 
 # run_suite BUILDDIR LABEL [meson test options...]
 run_suite () {
   local dir=$1 label=$2; shift 2
   local log="$dir/meson-logs/run-$label.txt"
+  local setup="" prev="" a
+  for a in "$@"; do
+    if [ "$prev" = "--setup" ]; then setup=$a; fi
+    prev=$a
+  done
+  local json="$dir/meson-logs/testlog${setup:+-$setup}.json"
+  rm -f "$json"
   echo "== $label: meson test -C $dir $*"
   set +e
   meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
@@ -69,6 +100,7 @@ run_suite () {
   fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $2} END {print s+0}' "$log")
   ok=${ok:-0}
   if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
+  if [ "$fail" -ne 0 ]; then FAILED_LOGS+=("$json" "$label"); fi
   TOTAL_OK=$((TOTAL_OK + ok))
   TOTAL_FAIL=$((TOTAL_FAIL + fail))
   RUNS+=("$label: $ok passed, $fail failed")
@@ -103,6 +135,9 @@ case "$MODE" in
     fi
 
     echo
+    for ((i = 0; i < ${#FAILED_LOGS[@]}; i += 2)); do
+      failed_tests "${FAILED_LOGS[i]}" "${FAILED_LOGS[i+1]}"
+    done
     for r in "${RUNS[@]}"; do echo "   $r"; done
     echo "summary: $TOTAL_OK passed, $TOTAL_FAIL failed"
     [ "$TOTAL_FAIL" -eq 0 ]

@@ -292,9 +292,11 @@ typedef enum {
   CALL_ASYNC,     /* call_async: an async operation, result through a GTask */
 } CallKind;
 
+/* Moves in and out of CALL_QUEUED only under the inbox lock. */
 enum {
-  CALL_QUEUED,
-  CALL_STARTED,
+  CALL_IDLE,      /* not in the inbox (yet, or taken out by its cancellable) */
+  CALL_QUEUED,    /* in the inbox: a cancellable may still take it out */
+  CALL_STARTED,   /* taken out by the owner, or by shutdown to answer it */
   CALL_DONE,      /* (waiting calls) the waiter may return */
 };
 
@@ -458,7 +460,6 @@ inbox_push (SyncifyContext *self,
 
   call->link.data = call;
   call->link.prev = call->link.next = NULL;
-  g_atomic_int_set (&call->state, CALL_QUEUED);
 
   syncify_mutex_lock (&inbox->lock);
   if (inbox->closed)
@@ -467,6 +468,7 @@ inbox_push (SyncifyContext *self,
       return FALSE;
     }
   g_queue_push_tail_link (&inbox->queue, &call->link);
+  g_atomic_int_set (&call->state, CALL_QUEUED);
   syncify_mutex_unlock (&inbox->lock);
 
   if (g_atomic_int_compare_and_exchange (&inbox->pending, 0, 1))
@@ -484,10 +486,10 @@ inbox_remove (SyncifyContext *self,
   gboolean removed = FALSE;
 
   syncify_mutex_lock (&inbox->lock);
-  if (g_atomic_int_get (&call->state) == CALL_QUEUED &&
-      (call->link.prev != NULL || inbox->queue.head == &call->link))
+  if (g_atomic_int_get (&call->state) == CALL_QUEUED)
     {
       g_queue_unlink (&inbox->queue, &call->link);
+      g_atomic_int_set (&call->state, CALL_IDLE);
       removed = TRUE;
     }
   syncify_mutex_unlock (&inbox->lock);
@@ -854,6 +856,10 @@ job_late_cleanup_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Hands the caller's reference to @job (transfer full) to a source that
+ * runs @func in the delivery context. The caller must not touch @job
+ * afterwards: the thread that posts keeps nothing, so a program that exits
+ * right after the completion has no reference left on a worker's stack. */
 static void
 job_post (SyncifyJob  *job,
           GSourceFunc  func)
@@ -863,7 +869,7 @@ job_post (SyncifyJob  *job,
 
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] asyncify completion");
-  g_source_set_callback (source, func, job_ref (job), job_unref);
+  g_source_set_callback (source, func, job, job_unref);
   /* The hand-off goes through GLib's (uninstrumented) context lock. */
   SYNCIFY_TSAN_RELEASE (job);
   g_source_attach (source, delivery);
@@ -881,14 +887,13 @@ job_cancelled_cb (GCancellable *cancellable,
     {
       g_atomic_int_set (&job->state, JOB_DROPPED);
       set_cancelled_error (&job->error);
-      job_post (job, job_complete_cb);
-      job_unref (job);   /* the pool's reference */
+      job_post (job, job_complete_cb);   /* the pool's reference */
       return;
     }
 
   if ((job->flags & SYNCIFY_FLAGS_ABANDON_ON_CANCEL) &&
       g_atomic_int_compare_and_exchange (&job->state, JOB_RUNNING, JOB_ABANDONED))
-    job_post (job, job_complete_cb);
+    job_post (job_ref (job), job_complete_cb);
 }
 
 /* Called on a worker thread. */
@@ -948,12 +953,11 @@ job_run (SyncifyPoolItem *item)
    * context, and the pool group with it. */
   syncify_pool_item_done (&job->item);
 
+  /* The pool's reference goes with the completion. */
   if (g_atomic_int_compare_and_exchange (&job->state, JOB_RUNNING, JOB_FINISHED))
     job_post (job, job_complete_cb);
   else
     job_post (job, job_late_cleanup_cb);   /* abandoned */
-
-  job_unref (job);   /* the pool's reference */
 }
 
 /* ------------------------------------------------------------------------ *
@@ -1486,6 +1490,9 @@ syncify_context_shutdown (SyncifyContext *self)
   inbox->closed = TRUE;
   stolen = inbox->queue;
   g_queue_init (&inbox->queue);
+  /* Ours now: a cancellable firing from here on must leave them to us. */
+  for (GList *l = stolen.head; l != NULL; l = l->next)
+    g_atomic_int_set (&((Call *) l->data)->state, CALL_STARTED);
   syncify_mutex_unlock (&inbox->lock);
 
   for (GList *l = stolen.head, *next; l != NULL; l = next)
@@ -1506,8 +1513,7 @@ syncify_context_shutdown (SyncifyContext *self)
 
       g_atomic_int_set (&job->state, JOB_DROPPED);
       set_shut_down_error (&job->error);
-      job_post (job, job_complete_cb);
-      job_unref (job);   /* the pool's reference */
+      job_post (job, job_complete_cb);   /* the pool's reference */
     }
   g_list_free (jobs);
 
@@ -2093,8 +2099,7 @@ syncify_context_asyncify (SyncifyContext      *self,
     {
       set_closed_error (&job->error, self);
       g_atomic_int_set (&job->state, JOB_DROPPED);
-      job_post (job, job_complete_cb);
-      job_unref (job);
+      job_post (job, job_complete_cb);   /* our only reference */
       return;
     }
 

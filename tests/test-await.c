@@ -64,13 +64,6 @@ return_from_idle (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-on_cancelled (GCancellable *cancellable,
-              gpointer      data)
-{
-  g_task_return_error_if_cancelled (G_TASK (data));
-}
-
 /* Completes with @text on the next iteration of the thread-default context,
  * or never (until cancelled) if @text is NULL. */
 static void
@@ -85,9 +78,7 @@ complete_later (gpointer             source,
   if (text == NULL)
     {
       /* Only cancellation ends it. */
-      g_assert_nonnull (cancellable);
-      g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled),
-                             g_object_ref (task), g_object_unref);
+      test_task_until_cancelled (task);
       g_object_unref (task);
       return;
     }
@@ -121,6 +112,7 @@ test_client_echo_finish (TestClient    *self,
                          GAsyncResult  *result,
                          GError       **error)
 {
+  test_task_disconnect (result);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -161,6 +153,7 @@ static char *
 test_lookup_finish (GAsyncResult  *result,
                     GError       **error)
 {
+  test_task_disconnect (result);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 

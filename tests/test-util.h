@@ -24,6 +24,8 @@ static gint64   test_watchdog_deadline;   /* protected by test_watchdog_lock */
 static char    *test_watchdog_what;       /* protected by test_watchdog_lock */
 static gboolean test_watchdog_started;
 
+static inline gint64 test_watchdog_bound_us (void);
+
 static gpointer
 test_watchdog_thread (gpointer data)
 {
@@ -34,10 +36,10 @@ test_watchdog_thread (gpointer data)
 
       if (test_watchdog_deadline != 0 && now >= test_watchdog_deadline)
         {
-          g_printerr ("WATCHDOG: %s: still waiting for %s after %d s; aborting\n",
+          g_printerr ("WATCHDOG: %s: still waiting for %s after %" G_GINT64_FORMAT " s; aborting\n",
                       g_test_get_path () ? g_test_get_path () : "(no test)",
                       test_watchdog_what ? test_watchdog_what : "the test to finish",
-                      TEST_WATCHDOG_SECONDS);
+                      test_watchdog_bound_us () / G_USEC_PER_SEC);
           abort ();
         }
       if (test_watchdog_deadline == 0)
@@ -188,6 +190,42 @@ test_loop_quit_later (GMainLoop *loop)
                          (GDestroyNotify) g_main_loop_unref);
   g_source_attach (source, g_main_loop_get_context (loop));
   g_source_unref (source);
+}
+
+static void
+test_task_on_cancelled (GCancellable *cancellable,
+                        gpointer      task)
+{
+  g_task_return_error_if_cancelled (task);
+}
+
+/* Makes @task end only when its cancellable fires (as GIO operations do
+ * when cancelled): it then returns G_IO_ERROR_CANCELLED, from the thread
+ * that cancelled it, and its callback runs in @task's context. The
+ * cancellable's handler holds a reference on @task, which holds the
+ * cancellable: the finish function must call test_task_disconnect() to
+ * break that cycle, or every such task leaks with its main context. */
+static inline void
+test_task_until_cancelled (GTask *task)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  gulong id;
+
+  g_assert_nonnull (cancellable);
+  id = g_cancellable_connect (cancellable, G_CALLBACK (test_task_on_cancelled),
+                              g_object_ref (task), g_object_unref);
+  g_object_set_data (G_OBJECT (task), "test-cancelled-handler", GSIZE_TO_POINTER (id));
+}
+
+/* In the finish function of any task: undoes test_task_until_cancelled(),
+ * if it was used on @result. */
+static inline void
+test_task_disconnect (GAsyncResult *result)
+{
+  gulong id = GPOINTER_TO_SIZE (g_object_steal_data (G_OBJECT (result), "test-cancelled-handler"));
+
+  if (id != 0)
+    g_cancellable_disconnect (g_task_get_cancellable (G_TASK (result)), id);
 }
 
 /* Like g_test_init(), and arms the watchdog for the whole run. */

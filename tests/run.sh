@@ -116,6 +116,7 @@ case "$MODE" in
     "$SRC/_build/examples/flagship"
     ;;
   test)
+    echo "== machine: $(nproc) CPUs, open-file limit $(ulimit -Sn) (hard $(ulimit -Hn)), $(valgrind --version 2>/dev/null || echo 'no valgrind')"
     configure _build -Dwerror=true
     ninja -C _build
     run_suite _build plain

@@ -61,7 +61,7 @@ FAILED_LOGS=()
 # run (all a CI excerpt may keep) says what failed and why.
 failed_tests () {
   python3 - "$1" "$2" <<'PY'
-import json, sys
+import json, re, sys
 path, label = sys.argv[1], sys.argv[2]
 try:
     lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
@@ -71,9 +71,18 @@ for line in lines:
     t = json.loads(line)
     if t["result"] in ("OK", "SKIP", "EXPECTEDFAIL"):
         continue
-    print("-- %s: %s %s (exit %s, %.1f s); last lines of its output:"
+    print("-- %s: %s %s (exit %s, %.1f s); its first valgrind error, if any, and last lines:"
           % (label, t["name"], t["result"], t.get("returncode"), t.get("duration", 0)))
-    out = (t.get("stdout") or "").splitlines()
+    out = [l for l in (t.get("stdout") or "").splitlines()
+           if "GLib-DEBUG: g_set_user_dirs" not in l]
+    # valgrind's first error report, which its summary at the end omits
+    first = next((i for i, l in enumerate(out)
+                  if re.match(r"==\d+== (Invalid|Conditional|Use of|Syscall|Mismatched|Source and"
+                              r"|.*definitely lost in loss record)", l)), None)
+    if first is not None and first < len(out) - 40:
+        for l in out[first:first + 30]:
+            print("   | " + l[:300])
+        print("   | ...")
     for l in out[-40:]:
         print("   | " + l[:300])
 PY

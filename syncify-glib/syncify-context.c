@@ -1463,6 +1463,13 @@ syncify_context_is_closed (SyncifyContext *self)
  *   it have completed, then its thread is joined, unless this is called on
  *   that thread, which then exits on its own.
  *
+ * Every caller gets exactly one answer, also when its cancellable fires
+ * while shutdown runs: %G_IO_ERROR_CANCELLED if the cancellation took its
+ * work off the queue first, %SYNCIFY_ERROR_CLOSED otherwise. (An
+ * asynchronous caller whose cancellable has fired by the time it calls
+ * [method@Syncify.Context.call_finish] gets %G_IO_ERROR_CANCELLED either
+ * way, as [class@Gio.Task] reports it.)
+ *
  * Calling it again does nothing. It is also called when the last reference
  * is dropped. This function is thread-safe.
  *

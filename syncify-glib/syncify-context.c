@@ -856,10 +856,11 @@ job_late_cleanup_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Hands the caller's reference to @job (transfer full) to a source that
- * runs @func in the delivery context. The caller must not touch @job
- * afterwards: the thread that posts keeps nothing, so a program that exits
- * right after the completion has no reference left on a worker's stack. */
+/* Runs @func on @job in the delivery context, with a reference of its own.
+ * The caller must hold a reference across this call: the job's task is
+ * what keeps the delivery context alive, and the source may be dispatched
+ * and freed on the delivery thread before g_source_attach() and
+ * g_source_unref() here are done with that context. */
 static void
 job_post (SyncifyJob  *job,
           GSourceFunc  func)
@@ -869,7 +870,7 @@ job_post (SyncifyJob  *job,
 
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] asyncify completion");
-  g_source_set_callback (source, func, job, job_unref);
+  g_source_set_callback (source, func, job_ref (job), job_unref);
   /* The hand-off goes through GLib's (uninstrumented) context lock. */
   SYNCIFY_TSAN_RELEASE (job);
   g_source_attach (source, delivery);
@@ -887,13 +888,14 @@ job_cancelled_cb (GCancellable *cancellable,
     {
       g_atomic_int_set (&job->state, JOB_DROPPED);
       set_cancelled_error (&job->error);
-      job_post (job, job_complete_cb);   /* the pool's reference */
+      job_post (job, job_complete_cb);
+      job_unref (job);   /* the pool's reference */
       return;
     }
 
   if ((job->flags & SYNCIFY_FLAGS_ABANDON_ON_CANCEL) &&
       g_atomic_int_compare_and_exchange (&job->state, JOB_RUNNING, JOB_ABANDONED))
-    job_post (job_ref (job), job_complete_cb);
+    job_post (job, job_complete_cb);
 }
 
 /* Called on a worker thread. */
@@ -953,11 +955,12 @@ job_run (SyncifyPoolItem *item)
    * context, and the pool group with it. */
   syncify_pool_item_done (&job->item);
 
-  /* The pool's reference goes with the completion. */
   if (g_atomic_int_compare_and_exchange (&job->state, JOB_RUNNING, JOB_FINISHED))
     job_post (job, job_complete_cb);
   else
     job_post (job, job_late_cleanup_cb);   /* abandoned */
+
+  job_unref (job);   /* the pool's reference, held across job_post() */
 }
 
 /* ------------------------------------------------------------------------ *
@@ -1520,7 +1523,8 @@ syncify_context_shutdown (SyncifyContext *self)
 
       g_atomic_int_set (&job->state, JOB_DROPPED);
       set_shut_down_error (&job->error);
-      job_post (job, job_complete_cb);   /* the pool's reference */
+      job_post (job, job_complete_cb);
+      job_unref (job);   /* the pool's reference */
     }
   g_list_free (jobs);
 
@@ -2106,7 +2110,8 @@ syncify_context_asyncify (SyncifyContext      *self,
     {
       set_closed_error (&job->error, self);
       g_atomic_int_set (&job->state, JOB_DROPPED);
-      job_post (job, job_complete_cb);   /* our only reference */
+      job_post (job, job_complete_cb);
+      job_unref (job);
       return;
     }
 

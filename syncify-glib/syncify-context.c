@@ -562,7 +562,10 @@ static void
 async_call_complete_later (Call *call)
 {
   GSource *source = g_idle_source_new ();
-  GMainContext *context = g_task_get_context (call->task);
+  /* Ours across the attach: once attached, the source may run and free
+   * @call, and its task's reference on the context with it, before
+   * g_source_attach() and g_source_unref() are done with the context. */
+  g_autoptr(GMainContext) context = g_main_context_ref (g_task_get_context (call->task));
 
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] call_async completion");

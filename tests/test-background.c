@@ -1746,6 +1746,82 @@ test_gio_socket_echo (void)
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ *
+ * Callers whose context goes away right after their callback: the
+ * background thread must be done with that context when it hands the
+ * completion over, even if the callback runs (and the caller drops the
+ * context) before the hand-off returns.
+ * ------------------------------------------------------------------------ */
+
+static void
+immediate_start (gpointer             user_data,
+                 GCancellable        *cancellable,
+                 GAsyncReadyCallback  callback,
+                 gpointer             callback_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
+
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static gpointer
+immediate_finish (GObject       *source_object,
+                  GAsyncResult  *result,
+                  gpointer       user_data,
+                  GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error) ? GINT_TO_POINTER (1) : NULL;
+}
+
+static void
+short_lived_done (GObject      *source_object,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (syncify_context_call_finish (SYNCIFY_CONTEXT (source_object), result, &error));
+  g_assert_no_error (error);
+  g_atomic_int_set ((gint *) data, 1);
+}
+
+static gpointer
+short_lived_caller_thread (gpointer data)
+{
+  SyncifyContext *bg = data;
+  guint n_rounds = scaled (300, 30);
+
+  for (guint i = 0; i < n_rounds; i++)
+    {
+      GMainContext *mc = g_main_context_new ();
+      gint done = 0;
+
+      g_main_context_push_thread_default (mc);
+      syncify_context_call_async (bg, immediate_start, immediate_finish, NULL, NULL, NULL,
+                                  NULL, short_lived_done, &done);
+      test_iterate_until (mc, &done);
+      g_main_context_pop_thread_default (mc);
+      g_main_context_unref (mc);
+    }
+
+  return NULL;
+}
+
+static void
+test_async_short_lived_caller_context (void)
+{
+  SyncifyContext *bg = syncify_context_new_thread ("short-lived-callers");
+  GThread *threads[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("short-lived", short_lived_caller_thread, bg);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+
+  g_assert_finalize_object (bg);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1754,6 +1830,8 @@ main (int    argc,
   main_thread = g_thread_self ();
 
   g_test_add_func ("/syncify/background/thread-name", test_thread_name);
+  g_test_add_func ("/syncify/background/async/short-lived-caller-context",
+                   test_async_short_lived_caller_context);
   g_test_add_func ("/syncify/background/sync/from-main", test_sync_from_main);
   g_test_add_func ("/syncify/background/sync/from-worker", test_sync_from_worker);
   g_test_add_func ("/syncify/background/sync/from-loop-thread", test_sync_from_loop_thread);

@@ -561,20 +561,11 @@ async_call_complete_cb (gpointer data)
 static void
 async_call_complete_later (Call *call)
 {
-  GSource *source = g_idle_source_new ();
-  /* Ours across the attach: once attached, the source may run and free
-   * @call, and its task's reference on the context with it, before
-   * g_source_attach() and g_source_unref() are done with the context. */
-  g_autoptr(GMainContext) context = g_main_context_ref (g_task_get_context (call->task));
-
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_static_name (source, "[syncify] call_async completion");
-  g_source_set_callback (source, async_call_complete_cb, call, NULL);
   /* The hand-off goes through GLib's (uninstrumented) context lock; @call
    * is not touched on this thread after the release. */
   SYNCIFY_TSAN_RELEASE (call);
-  g_source_attach (source, context);
-  g_source_unref (source);
+  syncify_post (g_task_get_context (call->task), G_PRIORITY_DEFAULT,
+                "[syncify] call_async completion", async_call_complete_cb, call, NULL);
 }
 
 static void
@@ -859,25 +850,16 @@ job_late_cleanup_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Runs @func on @job in the delivery context, with a reference of its own.
- * The caller must hold a reference across this call: the job's task is
- * what keeps the delivery context alive, and the source may be dispatched
- * and freed on the delivery thread before g_source_attach() and
- * g_source_unref() here are done with that context. */
+/* Runs @func on @job in the delivery context, with a reference of its own. */
 static void
 job_post (SyncifyJob  *job,
           GSourceFunc  func)
 {
-  GSource *source = g_idle_source_new ();
-  GMainContext *delivery = job->delivery;
-
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_static_name (source, "[syncify] asyncify completion");
-  g_source_set_callback (source, func, job_ref (job), job_unref);
+  job_ref (job);
   /* The hand-off goes through GLib's (uninstrumented) context lock. */
   SYNCIFY_TSAN_RELEASE (job);
-  g_source_attach (source, delivery);
-  g_source_unref (source);
+  syncify_post (job->delivery, G_PRIORITY_DEFAULT, "[syncify] asyncify completion",
+                func, job, job_unref);
 }
 
 /* Called in any thread, from the caller's cancellable. */
@@ -963,7 +945,7 @@ job_run (SyncifyPoolItem *item)
   else
     job_post (job, job_late_cleanup_cb);   /* abandoned */
 
-  job_unref (job);   /* the pool's reference, held across job_post() */
+  job_unref (job);   /* the pool's reference */
 }
 
 /* ------------------------------------------------------------------------ *

@@ -234,8 +234,6 @@ static void
 wrap_free_in_caller_context (gpointer data)
 {
   Wrap *w = data;
-  GSource *source;
-  g_autoptr(GMainContext) context = NULL;
 
   if (w->caller_context == NULL || g_main_context_is_owner (w->caller_context))
     {
@@ -243,14 +241,9 @@ wrap_free_in_caller_context (gpointer data)
       return;
     }
 
-  /* @w may hold the last reference on the context, and be freed there
-   * before g_source_attach() and g_source_unref() are done with it. */
-  context = g_main_context_ref (w->caller_context);
-  source = g_idle_source_new ();
-  g_source_set_static_name (source, "[syncify] free a binding's closure");
-  g_source_set_callback (source, wrap_free_cb, w, NULL);
-  g_source_attach (source, context);
-  g_source_unref (source);
+  /* @w holds a reference on the context, maybe the last. */
+  syncify_post (w->caller_context, G_PRIORITY_DEFAULT_IDLE,
+                "[syncify] free a binding's closure", wrap_free_cb, w, NULL);
 }
 
 static gpointer

@@ -217,4 +217,28 @@ SyncifyThread  *syncify_context_peek_last_owner   (SyncifyContext *self);
 gboolean        syncify_context_peek_background   (SyncifyContext *self);
 char           *syncify_context_describe     (SyncifyContext *self);
 
+/* Runs @func (@data, freed with @notify) from an idle source of @priority
+ * in @context; called in any thread. @context is held across the hand-off:
+ * once attached, the source may run on @context's thread, where @data may
+ * drop the last reference on @context (through a GTask, say), before
+ * g_source_attach() and g_source_unref() here are done with it. */
+static inline void
+syncify_post (GMainContext   *context,
+              gint            priority,
+              const char     *name,
+              GSourceFunc     func,
+              gpointer        data,
+              GDestroyNotify  notify)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_main_context_ref (context);
+  g_source_set_priority (source, priority);
+  g_source_set_static_name (source, name);
+  g_source_set_callback (source, func, data, notify);
+  g_source_attach (source, context);
+  g_source_unref (source);
+  g_main_context_unref (context);
+}
+
 G_END_DECLS

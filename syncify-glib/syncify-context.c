@@ -561,11 +561,13 @@ async_call_complete_cb (gpointer data)
 static void
 async_call_complete_later (Call *call)
 {
+  GMainContext *context = g_task_get_context (call->task);
+
   /* The hand-off goes through GLib's (uninstrumented) context lock; @call
    * is not touched on this thread after the release. */
   SYNCIFY_TSAN_RELEASE (call);
-  syncify_post (g_task_get_context (call->task), G_PRIORITY_DEFAULT,
-                "[syncify] call_async completion", async_call_complete_cb, call, NULL);
+  syncify_post (context, G_PRIORITY_DEFAULT, "[syncify] call_async completion",
+                async_call_complete_cb, call, NULL);
 }
 
 static void
@@ -855,10 +857,13 @@ static void
 job_post (SyncifyJob  *job,
           GSourceFunc  func)
 {
+  GMainContext *delivery = job->delivery;
+
   job_ref (job);
-  /* The hand-off goes through GLib's (uninstrumented) context lock. */
+  /* The hand-off goes through GLib's (uninstrumented) context lock: read
+   * @job before the release. */
   SYNCIFY_TSAN_RELEASE (job);
-  syncify_post (job->delivery, G_PRIORITY_DEFAULT, "[syncify] asyncify completion",
+  syncify_post (delivery, G_PRIORITY_DEFAULT, "[syncify] asyncify completion",
                 func, job, job_unref);
 }
 

@@ -71,14 +71,17 @@ for line in lines:
     t = json.loads(line)
     if t["result"] in ("OK", "SKIP", "EXPECTEDFAIL"):
         continue
-    print("-- %s: %s %s (exit %s, %.1f s); its first valgrind error, if any, and last lines:"
+    print("-- %s: %s %s (exit %s, %.1f s); its first valgrind or sanitizer error, if any, and last lines:"
           % (label, t["name"], t["result"], t.get("returncode"), t.get("duration", 0)))
-    out = [l for l in (t.get("stdout") or "").splitlines()
-           if "GLib-DEBUG: g_set_user_dirs" not in l]
-    # valgrind's first error report, which its summary at the end omits
+    text = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
+    out = [l for l in text.splitlines()
+           if "GLib-DEBUG: g_set_user_dirs" not in l and "GLib-GIO-DEBUG" not in l]
+    # The first error report (valgrind, or a sanitizer's), which the end of
+    # the output may not show
     first = next((i for i, l in enumerate(out)
                   if re.match(r"==\d+== (Invalid|Conditional|Use of|Syscall|Mismatched|Source and"
-                              r"|.*definitely lost in loss record)", l)), None)
+                              r"|.*definitely lost in loss record)"
+                              r"|WARNING: ThreadSanitizer|==\d+==ERROR: \w+Sanitizer", l)), None)
     if first is not None and first < len(out) - 40:
         for l in out[first:first + 30]:
             print("   | " + l[:300])

@@ -47,7 +47,12 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+# include <sys/eventfd.h>
+#endif
 
 #include "syncify-private.h"
 
@@ -61,6 +66,9 @@ struct _SyncifyContext
   gboolean          background;
   GSource          *inbox;          /* (owned): attached to main_context */
   struct _BackgroundData *bg;       /* (owned) (nullable): background only */
+
+  GError           *init_error;     /* (owned) (nullable): a background context
+                                     * whose thread could not be started */
 
   GMutex            lock;
   GThread          *thread;         /* (owned) (nullable): protected by @lock */
@@ -142,11 +150,19 @@ context_track_cancel (SyncifyContext *self,
                       CancelEntry    *entry,
                       GCancellable   *cancellable)
 {
+  gboolean closed;
+
   entry->cancellable = cancellable;
-  entry->link.data = entry;
+  entry->link = (GList) { .data = entry };
   syncify_mutex_lock (&self->lock);
   g_queue_push_tail_link (&self->cancel_on_shutdown, &entry->link);
+  /* Shutdown sets closed before it collects what to cancel under this
+   * lock: work registered after that cancels itself. */
+  closed = g_atomic_int_get (&self->closed);
   syncify_mutex_unlock (&self->lock);
+
+  if (closed)
+    g_cancellable_cancel (cancellable);
 }
 
 static void
@@ -214,6 +230,37 @@ chain_clear (Chain *chain)
  * Runtime errors and results shared by every path
  * ------------------------------------------------------------------------ */
 
+/* GLib aborts when g_main_context_new() cannot make its wake-up descriptor:
+ * where the library is about to make one, it checks first that a descriptor
+ * can be had, and fails with a GError instead (another thread may still take
+ * the last one in between). */
+static gboolean
+check_fd_available (GError **error)
+{
+  int fds[2] = { -1, -1 };
+  int errsv;
+
+#ifdef __linux__
+  fds[0] = eventfd (0, EFD_CLOEXEC);
+  if (fds[0] >= 0)
+    {
+      close (fds[0]);
+      return TRUE;
+    }
+#else
+  if (pipe (fds) == 0)
+    {
+      close (fds[0]);
+      close (fds[1]);
+      return TRUE;
+    }
+#endif
+  errsv = errno;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               _("Cannot create a main context: %s"), g_strerror (errsv));
+  return FALSE;
+}
+
 static void
 set_shut_down_error (GError **error)
 {
@@ -257,6 +304,7 @@ typedef struct _BackgroundData {
   gint          n_inflight;    /* (atomic) operations started on the loop, not
                                 * yet completed: it runs until they are */
   GMainContext *main_context;  /* (owned) */
+  GCancellable *shutdown_cancellable; /* (owned): the context's */
   char         *name;          /* (owned) */
 } BackgroundData;
 
@@ -268,6 +316,7 @@ background_data_unref (gpointer data)
   if (!g_atomic_int_dec_and_test (&bg->ref_count))
     return;
   g_main_context_unref (bg->main_context);
+  g_object_unref (bg->shutdown_cancellable);
   g_free (bg->name);
   g_free (bg);
 }
@@ -280,6 +329,78 @@ background_stop (BackgroundData *bg)
 {
   g_atomic_int_set (&bg->stop, 1);
   g_main_context_wakeup (bg->main_context);
+}
+
+/* Deliveries addressed to a background context (the result of an asyncify
+ * or a call_async started on its thread) keep its loop running, like the
+ * operations started on it, until they are delivered: none is ever left in
+ * a context nobody iterates. Returns the held background, or NULL when
+ * @delivery is not the calling thread's background context. */
+static BackgroundData *
+delivery_hold (GMainContext *delivery)
+{
+  BackgroundData *bg = syncify_thread_self ()->background;
+
+  if (bg == NULL || bg->main_context != delivery)
+    return NULL;
+
+  g_atomic_int_inc (&bg->ref_count);
+  g_atomic_int_inc (&bg->n_inflight);
+  return bg;
+}
+
+/* Called in any thread. */
+static void
+delivery_release (BackgroundData *bg)
+{
+  if (g_atomic_int_dec_and_test (&bg->n_inflight))
+    g_main_context_wakeup (bg->main_context);   /* the loop may stop now */
+  background_data_unref (bg);
+}
+
+/* A GTask's hold on its background delivery context: released once its
+ * callback has run ("completed"), or when it is freed without returning. */
+typedef struct {
+  BackgroundData *bg;
+  gint            released;   /* (atomic) */
+} TaskHold;
+
+static void
+task_hold_release (TaskHold *hold)
+{
+  if (g_atomic_int_compare_and_exchange (&hold->released, 0, 1))
+    delivery_release (hold->bg);
+}
+
+static void
+task_hold_completed_cb (GObject    *task,
+                        GParamSpec *pspec,
+                        gpointer    data)
+{
+  task_hold_release (data);
+}
+
+static void
+task_hold_free (gpointer data)
+{
+  task_hold_release (data);
+  g_free (data);
+}
+
+/* Keeps a background delivery context running until @task has delivered. */
+static void
+task_hold_delivery (GTask *task)
+{
+  BackgroundData *bg = delivery_hold (g_task_get_context (task));
+  TaskHold *hold;
+
+  if (bg == NULL)
+    return;
+
+  hold = g_new0 (TaskHold, 1);
+  hold->bg = bg;
+  g_task_set_task_data (task, hold, task_hold_free);
+  g_signal_connect (task, "notify::completed", G_CALLBACK (task_hold_completed_cb), hold);
 }
 
 /* ------------------------------------------------------------------------ *
@@ -300,8 +421,12 @@ enum {
   CALL_DONE,      /* (waiting calls) the waiter may return */
 };
 
-typedef struct {
+typedef struct _Call Call;
+
+struct _Call {
   GList              link;            /* in the inbox queue */
+  Call              *outer;           /* the call being run when this one
+                                       * started (Inbox.running) */
   CallKind           kind;
   gint               state;           /* (atomic) */
   SyncifyContext    *context;         /* not owned: the waiter or task holds it */
@@ -319,7 +444,7 @@ typedef struct {
   GTask             *task;            /* (owned): call_async */
   GDestroyNotify     user_data_destroy;
   GDestroyNotify     result_destroy;
-} Call;
+};
 
 /* The inbox: a GSource on the context's main context that runs pushed calls.
  *
@@ -329,16 +454,26 @@ typedef struct {
  * when the owner resets it in dispatch, since the inbox may recurse, costing
  * a write and a spurious iteration per call.) */
 typedef struct {
-  GSource       source;
-  GMainContext *main_context; /* not owned: the context owns the source */
-  gint          pending;      /* (atomic) calls were pushed since the last dispatch */
-  SyncifyThread *last_owner;  /* (atomic) the thread that last iterated main_context */
-  GMutex        lock;
-  GQueue        queue;        /* Call; protected by @lock */
-  gboolean      closed;       /* protected by @lock */
+  GSource             source;     /* first: the inbox is its GSource */
+  GMainContext       *main_context; /* not owned: the context owns the source */
+  gint                pending;    /* (atomic) calls were pushed since the last dispatch */
+  SyncifyOwnerRecord  owner;      /* the thread that iterates main_context */
+  GMutex              lock;
+  GQueue              queue;      /* Call; protected by @lock */
+  Call               *running;    /* the innermost waiting call being run, linked
+                                   * to the outer ones; protected by @lock */
+  gboolean            closed;     /* protected by @lock */
 } Inbox;
 
+G_STATIC_ASSERT (G_STRUCT_OFFSET (Inbox, source) == 0);
+
 static void call_run (Call *call);
+static gboolean wait_begin (SyncifyThread    *thread,
+                            SyncifyWaitKind   kind,
+                            GMainContext     *target,
+                            SyncifyContext   *context,
+                            SyncifyWaitState *saved,
+                            GError          **error);
 
 /* How long one dispatch of the inbox may run calls before it yields. */
 #define INBOX_BUDGET_US 4000
@@ -350,9 +485,10 @@ inbox_prepare (GSource *source,
   Inbox *inbox = (Inbox *) source;
   SyncifyThread *me = syncify_thread_self ();
 
-  /* Only the owner iterates: remember who, for the wait-for graph. */
-  if G_UNLIKELY (g_atomic_pointer_get (&inbox->last_owner) != me)
-    g_atomic_pointer_set (&inbox->last_owner, me);
+  /* Only the owner iterates: the thread seen here owns the context, between
+   * two iterations too, until another thread iterates it or it exits. */
+  if G_UNLIKELY (g_atomic_pointer_get (&inbox->owner.owner) != me)
+    syncify_owner_record_set (&inbox->owner, me);
 
   *timeout = -1;
   return g_atomic_int_get (&inbox->pending) != 0;
@@ -424,6 +560,7 @@ inbox_finalize (GSource *source)
   Inbox *inbox = (Inbox *) source;
 
   g_assert (inbox->queue.length == 0);
+  syncify_owner_record_fini (&inbox->owner);
   g_mutex_clear (&inbox->lock);
 }
 
@@ -443,6 +580,11 @@ inbox_new (GMainContext *main_context)
   g_mutex_init (&inbox->lock);
   g_queue_init (&inbox->queue);
   inbox->main_context = main_context;
+  syncify_owner_record_init (&inbox->owner, main_context);
+  /* Wrapped by the thread that iterates it, which the inbox has not seen
+   * yet: it owns the context from now on. */
+  if (g_main_context_is_owner (main_context))
+    syncify_owner_record_set (&inbox->owner, syncify_thread_self ());
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_static_name (source, "[syncify] inbox");
   g_source_set_can_recurse (source, TRUE);
@@ -660,6 +802,45 @@ is_thread_default (GMainContext *main_context)
   return td == main_context;
 }
 
+/* Called on the owner of @self. Runs the function of an invoke_sync call,
+ * with a cancellable that shutdown cancels. */
+static void
+call_run_invoke (SyncifyContext *self,
+                 Call           *call)
+{
+  Inbox *inbox = (Inbox *) self->inbox;
+  gboolean tracked = call->cancellable != self->shutdown_cancellable;
+
+  if (g_atomic_int_get (&self->closed))
+    {
+      /* Shut down between the push and now: it never started. */
+      set_shut_down_error (&call->error);
+      call_wake_waiter (call);
+      return;
+    }
+
+  if (tracked)
+    context_track_cancel (self, &call->cancel_entry, call->cancellable);
+
+  /* Known as running: if the function blocks in the library, this thread
+   * lends the waiter's worker slot (lend_owned_waiters). */
+  syncify_mutex_lock (&inbox->lock);
+  call->outer = inbox->running;
+  inbox->running = call;
+  syncify_mutex_unlock (&inbox->lock);
+
+  call->result = call->func (call->user_data, call->cancellable, &call->error);
+
+  syncify_mutex_lock (&inbox->lock);
+  inbox->running = call->outer;
+  syncify_mutex_unlock (&inbox->lock);
+
+  if (tracked)
+    context_untrack_cancel (self, &call->cancel_entry);
+
+  call_wake_waiter (call);
+}
+
 /* Called on the owner of @call->context. */
 static void
 call_run (Call *call)
@@ -669,8 +850,7 @@ call_run (Call *call)
 
   if (call->kind == CALL_INVOKE)
     {
-      call->result = call->func (call->user_data, call->cancellable, &call->error);
-      call_wake_waiter (call);
+      call_run_invoke (self, call);
       return;
     }
 
@@ -741,6 +921,9 @@ struct _SyncifyJob
   SyncifyContext    *context;         /* not owned: the task holds it */
   GTask             *task;            /* (owned) until completion */
   GMainContext      *delivery;        /* not owned: the task holds it */
+  BackgroundData    *delivery_bg;     /* (owned) (nullable): a hold on the
+                                       * background context it delivers to */
+  gboolean           delivery_private;/* delivery is a thread's private context */
   SyncifyFlags       flags;
   SyncifyThreadFunc  func;
   gpointer           user_data;
@@ -783,6 +966,8 @@ job_unref (gpointer data)
     }
   g_clear_object (&job->cancellable);
   g_clear_error (&job->error);
+  /* Last: every delivery of the job is done, its loop may stop. */
+  g_clear_pointer (&job->delivery_bg, delivery_release);
   g_free (job);
 }
 
@@ -896,11 +1081,17 @@ job_run (SyncifyPoolItem *item)
   SyncifyContext *self = job->context;
   SyncifyThread *thread = syncify_thread_self ();
   GCancellable *func_cancellable;
+  GCancellable *delivery_shutdown;
 
   if (!g_atomic_int_compare_and_exchange (&job->state, JOB_QUEUED, JOB_RUNNING))
     g_assert_not_reached ();
 
-  if (g_atomic_int_get (&self->closed))
+  delivery_shutdown = job->delivery_bg != NULL ? job->delivery_bg->shutdown_cancellable : NULL;
+  if (delivery_shutdown == self->shutdown_cancellable)
+    delivery_shutdown = NULL;
+
+  if (g_atomic_int_get (&self->closed) ||
+      (delivery_shutdown != NULL && g_cancellable_is_cancelled (delivery_shutdown)))
     {
       set_shut_down_error (&job->error);
     }
@@ -910,25 +1101,26 @@ job_run (SyncifyPoolItem *item)
     }
   else
     {
-      /* Shutdown cancels what runs: hand func a cancellable shutdown can
-       * cancel without touching the caller's. */
-      if (job->cancellable == NULL)
+      /* Shutdown cancels what runs: hand func a cancellable that this
+       * context's shutdown, and the shutdown of the background context it
+       * delivers to, cancel without touching the caller's. */
+      if (job->cancellable == NULL && delivery_shutdown == NULL)
         func_cancellable = self->shutdown_cancellable;
       else
         {
-          func_cancellable = chain_init (&job->chain, job->cancellable, NULL, TRUE);
+          func_cancellable = chain_init (&job->chain, job->cancellable, delivery_shutdown, TRUE);
           context_track_cancel (self, &job->cancel_entry, func_cancellable);
-          if (g_atomic_int_get (&self->closed))
-            g_cancellable_cancel (func_cancellable);
         }
       job->func_cancellable = func_cancellable;
 
       g_atomic_pointer_set (&thread->job, job);
-      g_atomic_pointer_set (&thread->job_delivery, job->delivery);
+      if (job->delivery_private)
+        syncify_registry_deliverer_add (thread, job->delivery);
 
       job->result = job->func (job->user_data, func_cancellable, &job->error);
 
-      g_atomic_pointer_set (&thread->job_delivery, NULL);
+      if (job->delivery_private)
+        syncify_registry_deliverer_remove (thread, job->delivery);
       g_atomic_pointer_set (&thread->job, NULL);
 
       job->result = checked_result (job->result, job->error, "SyncifyThreadFunc");
@@ -962,7 +1154,10 @@ background_main (gpointer data)
 {
   BackgroundData *bg = data;
 
-  syncify_thread_set_name (syncify_thread_self (), bg->name);
+  SyncifyThread *thread = syncify_thread_self ();
+
+  syncify_thread_set_name (thread, bg->name);
+  thread->background = bg;
 
   g_main_context_push_thread_default (bg->main_context);
   /* An operation started by a call popped from the inbox just as shutdown
@@ -971,6 +1166,7 @@ background_main (gpointer data)
     g_main_context_iteration (bg->main_context, TRUE);
   g_main_context_pop_thread_default (bg->main_context);
 
+  thread->background = NULL;
   background_data_unref (bg);
 
   return NULL;
@@ -985,19 +1181,40 @@ syncify_context_constructed (GObject *object)
 
   if (self->background)
     {
-      BackgroundData *bg = g_new0 (BackgroundData, 1);
+      BackgroundData *bg;
 
       if (self->name == NULL)
         self->name = g_strdup ("syncify");
       g_clear_pointer (&self->main_context, g_main_context_unref);
+
+      /* Without a descriptor or a thread, the context is born closed:
+       * every call fails with SYNCIFY_ERROR_CLOSED, and the constructors
+       * report init_error. */
+      if (!check_fd_available (&self->init_error))
+        {
+          /* No main context, no inbox: nothing gets past the closed
+           * checks, and shutdown has nothing to do. */
+          g_atomic_int_set (&self->closed, TRUE);
+          syncify_registry_add_context (self);
+          return;
+        }
+
       self->main_context = g_main_context_new ();
       self->inbox = inbox_new (self->main_context);
 
+      bg = g_new0 (BackgroundData, 1);
       bg->ref_count = 2;   /* the object's and the thread's */
       bg->main_context = g_main_context_ref (self->main_context);
+      bg->shutdown_cancellable = g_object_ref (self->shutdown_cancellable);
       bg->name = g_strdup (self->name);
       self->bg = bg;
-      self->thread = g_thread_new (self->name, background_main, bg);
+      self->thread = g_thread_try_new (self->name, background_main, bg, &self->init_error);
+      if (self->thread == NULL)
+        {
+          background_data_unref (bg);   /* the thread's */
+          g_atomic_int_set (&self->closed, TRUE);
+          ((Inbox *) self->inbox)->closed = TRUE;
+        }
     }
   else
     {
@@ -1036,6 +1253,7 @@ syncify_context_finalize (GObject *object)
   g_clear_pointer (&self->main_context, g_main_context_unref);
   g_clear_object (&self->shutdown_cancellable);
   g_clear_pointer (&self->name, g_free);
+  g_clear_error (&self->init_error);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (syncify_context_parent_class)->finalize (object);
@@ -1243,6 +1461,10 @@ syncify_context_new (GMainContext *main_context)
  * The thread is stopped and joined by [method@Syncify.Context.shutdown], or
  * when the last reference is dropped.
  *
+ * Like g_thread_new(), this function aborts the program when the thread (or
+ * the main context's wake-up file descriptor) cannot be created; use
+ * [ctor@Syncify.Context.try_new_thread] to get a #GError instead.
+ *
  * Returns: (transfer full): a new background `SyncifyContext`
  *
  * Since: 1.0
@@ -1250,10 +1472,55 @@ syncify_context_new (GMainContext *main_context)
 SyncifyContext *
 syncify_context_new_thread (const char *name)
 {
-  return g_object_new (SYNCIFY_TYPE_CONTEXT,
+  SyncifyContext *self = g_object_new (SYNCIFY_TYPE_CONTEXT,
+                                       "name", name,
+                                       "background", TRUE,
+                                       NULL);
+
+  if G_UNLIKELY (self->init_error != NULL)
+    g_error ("Cannot start the thread of context \"%s\": %s",
+             self->name, self->init_error->message);
+
+  return self;
+}
+
+/**
+ * syncify_context_try_new_thread:
+ * @name: (nullable): the name of the context and of its thread, or %NULL for
+ *   "syncify"
+ * @error: return location for a #GError
+ *
+ * Creates a background context, as [ctor@Syncify.Context.new_thread] does,
+ * but reports a failure to create its thread (%G_THREAD_ERROR_AGAIN, for
+ * instance when the process reached its thread limit) or its main context
+ * (a #GIOError such as %G_IO_ERROR_TOO_MANY_OPEN_FILES when no file
+ * descriptor is left) as @error instead of aborting.
+ *
+ * Returns: (transfer full) (nullable): a new background `SyncifyContext`, or
+ *   %NULL with @error set
+ *
+ * Since: 1.0
+ */
+SyncifyContext *
+syncify_context_try_new_thread (const char  *name,
+                                GError     **error)
+{
+  SyncifyContext *self;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (SYNCIFY_TYPE_CONTEXT,
                        "name", name,
                        "background", TRUE,
                        NULL);
+  if (self->init_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&self->init_error));
+      g_object_unref (self);
+      return NULL;
+    }
+
+  return self;
 }
 
 /**
@@ -1335,9 +1602,11 @@ syncify_context_peek_background (SyncifyContext *self)
 }
 
 SyncifyThread *
-syncify_context_peek_last_owner (SyncifyContext *self)
+syncify_context_peek_owner (SyncifyContext *self)
 {
-  return g_atomic_pointer_get (&((Inbox *) self->inbox)->last_owner);
+  Inbox *inbox = (Inbox *) self->inbox;
+
+  return inbox != NULL ? g_atomic_pointer_get (&inbox->owner.owner) : NULL;
 }
 
 char *
@@ -1553,8 +1822,8 @@ syncify_context_shutdown (SyncifyContext *self)
           /* Joining is a wait on the background thread: registered like
            * one, so an operation there that pushes back to a context this
            * thread owns fails with WOULD_DEADLOCK instead of hanging. */
-          if (syncify_wait_begin (me, SYNCIFY_WAIT_PUSH, self->main_context, self,
-                                  &saved, &error))
+          if (wait_begin (me, SYNCIFY_WAIT_PUSH, self->main_context, self,
+                          &saved, &error))
             {
               syncify_pool_block_begin ();
               g_thread_join (thread);
@@ -1593,6 +1862,7 @@ choose_route (SyncifyContext *target,
               gboolean       *acquired)
 {
   GMainContext *mc;
+  SyncifyThread *owner;
 
   if (acquired != NULL)
     *acquired = FALSE;
@@ -1611,6 +1881,13 @@ choose_route (SyncifyContext *target,
   if (job != NULL && job->context->main_context == mc)
     return ROUTE_PUSH;
 
+  /* A live thread iterates it, and may only be between two iterations
+   * (g_main_context_iteration() releases the context in between): the
+   * work waits for that thread. */
+  owner = syncify_context_peek_owner (target);
+  if (owner != NULL && owner != syncify_thread_self ())
+    return ROUTE_PUSH;
+
   if (g_main_context_acquire (mc))
     {
       if (acquire)
@@ -1621,6 +1898,70 @@ choose_route (SyncifyContext *target,
     }
 
   return ROUTE_PUSH;
+}
+
+/* Called under the registry lock for each context that the thread about to
+ * block owns: workers waiting on it cannot be served until that wait ends,
+ * which may need jobs of theirs, so their slots are lent. */
+static void
+lend_owned_waiters (gpointer data,
+                    gpointer user_data)
+{
+  SyncifyOwnerRecord *record = data;
+  Inbox *inbox = (Inbox *) ((char *) record - G_STRUCT_OFFSET (Inbox, owner));
+
+  syncify_mutex_lock (&inbox->lock);
+  for (GList *l = inbox->queue.head; l != NULL; l = l->next)
+    {
+      Call *call = l->data;
+
+      if (call->waiter != NULL)
+        syncify_thread_lend_slot (call->waiter);
+    }
+  for (Call *call = inbox->running; call != NULL; call = call->outer)
+    syncify_thread_lend_slot (call->waiter);
+  syncify_mutex_unlock (&inbox->lock);
+}
+
+/* syncify_wait_begin(), then the lending that goes with blocking. */
+static gboolean
+wait_begin (SyncifyThread    *thread,
+            SyncifyWaitKind   kind,
+            GMainContext     *target,
+            SyncifyContext   *context,
+            SyncifyWaitState *saved,
+            GError          **error)
+{
+  if (!syncify_wait_begin (thread, kind, target, context, saved, error))
+    return FALSE;
+
+  syncify_thread_foreach_owned (thread, lend_owned_waiters, NULL);
+  return TRUE;
+}
+
+/* The cancellable handed to work run on @target for a caller whose own are
+ * @a and @b (either may be NULL): it fires when either does, or when @target
+ * is shut down. With neither, @target's shared shutdown cancellable, at no
+ * cost; otherwise a new one in @chain, which must be tracked for shutdown
+ * while the work runs (context_track_cancel()) and cleared after. */
+static GCancellable *
+work_cancellable (SyncifyContext *target,
+                  Chain          *chain,
+                  GCancellable   *a,
+                  GCancellable   *b)
+{
+  if (a == target->shutdown_cancellable)
+    a = NULL;
+  if (b == target->shutdown_cancellable)
+    b = NULL;
+
+  if (a == NULL && b == NULL)
+    {
+      memset (chain, 0, sizeof *chain);
+      return target->shutdown_cancellable;
+    }
+
+  return chain_init (chain, a, b, TRUE);
 }
 
 static void
@@ -1657,8 +1998,8 @@ push_and_wait (SyncifyContext  *self,
   SyncifyWaitState saved;
   gulong handler = 0;
 
-  if (!syncify_wait_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, self,
-                           &saved, error))
+  if (!wait_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, self,
+                   &saved, error))
     return NULL;
 
   syncify_pool_block_begin ();
@@ -1738,11 +2079,16 @@ run_private (SyncifyThread     *thread,
   GMainContext *private_context;
 
   if (thread->private_context == NULL)
-    thread->private_context = g_main_context_new ();
+    {
+      /* GLib aborts when it cannot make the context's wake-up fd. */
+      if (!check_fd_available (error))
+        return NULL;
+      thread->private_context = g_main_context_new ();
+    }
   private_context = thread->private_context;
 
-  if (!syncify_wait_begin (thread, SYNCIFY_WAIT_PRIVATE, private_context, NULL,
-                           &saved, error))
+  if (!wait_begin (thread, SYNCIFY_WAIT_PRIVATE, private_context, NULL,
+                   &saved, error))
     return NULL;
 
   syncify_pool_block_begin ();
@@ -1785,7 +2131,8 @@ set_not_in_worker_error (GError         **error,
     {
       g_autofree char *what = syncify_context_describe (target);
 
-      if (g_main_context_is_owner (target->main_context))
+      if (g_main_context_is_owner (target->main_context) ||
+          syncify_context_peek_owner (target) == thread)
         g_set_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER,
                      _("syncify was called on thread \"%s\", which runs %s itself: "
                        "blocking here would stop it. Pass "
@@ -1892,16 +2239,9 @@ syncify_context_syncify (SyncifyContext     *self,
       call.start = start;
       call.finish = finish;
       call.user_data = user_data;
-      /* The operation must be cancelled by the target's shutdown, and by
-       * the caller's and the worker's cancellables. With none of the
-       * latter (or the worker's being the target's own), the target's
-       * shared shutdown cancellable serves, with no allocation; otherwise
-       * a cancellable of our own that follows them all. */
-      if (cancellable == NULL &&
-          (job_cancellable == NULL || job_cancellable == target->shutdown_cancellable))
-        call.cancellable = target->shutdown_cancellable;
-      else
-        call.cancellable = chain_init (&call.chain, cancellable, job_cancellable, TRUE);
+      /* Cancelled by the target's shutdown (the owner tracks it), and by
+       * the caller's and the worker's cancellables. */
+      call.cancellable = work_cancellable (target, &call.chain, cancellable, job_cancellable);
       result = push_and_wait (target, &call, error);
       chain_clear (&call.chain);
       return result;
@@ -1915,9 +2255,24 @@ syncify_context_syncify (SyncifyContext     *self,
 
   {
     Chain chain;
-    GCancellable *effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
-    gpointer result = run_private (thread, start, finish, user_data, effective, error);
+    CancelEntry entry;
+    GCancellable *effective;
+    gpointer result;
 
+    /* For a context, its shutdown cancels the operation too. */
+    if (target != NULL)
+      {
+        effective = work_cancellable (target, &chain, cancellable, job_cancellable);
+        if (chain.combined != NULL)
+          context_track_cancel (target, &entry, effective);
+      }
+    else
+      effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
+
+    result = run_private (thread, start, finish, user_data, effective, error);
+
+    if (target != NULL && chain.combined != NULL)
+      context_untrack_cancel (target, &entry);
     chain_clear (&chain);
     return result;
   }
@@ -1988,8 +2343,6 @@ syncify_context_invoke_sync (SyncifyContext     *self,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
-  effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
-
   if (choose_route (target, job, TRUE, &acquired) == ROUTE_PUSH)
     {
       Call call = { { 0, }, };
@@ -1997,14 +2350,40 @@ syncify_context_invoke_sync (SyncifyContext     *self,
       call.kind = CALL_INVOKE;
       call.func = func;
       call.user_data = user_data;
-      call.cancellable = effective;
+      /* Cancelled by the target's shutdown (the owner tracks it while the
+       * function runs), and by the caller's and the worker's cancellables. */
+      call.cancellable = work_cancellable (target, &chain, cancellable, job_cancellable);
       result = push_and_wait (target, &call, error);
     }
   else
     {
       GError *local_error = NULL;
+      CancelEntry entry;
+      gboolean acquired_owner = TRUE;
+
+      /* Run here for a context: its shutdown cancels the function too. */
+      if (target != NULL)
+        {
+          effective = work_cancellable (target, &chain, cancellable, job_cancellable);
+          if (chain.combined != NULL)
+            context_track_cancel (target, &entry, effective);
+        }
+      else
+        effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
+
+      /* Running a context's work, this thread owns it meanwhile (and for
+       * good if it did before). */
+      if (acquired && syncify_context_peek_owner (target) == NULL)
+        syncify_owner_record_set (&((Inbox *) target->inbox)->owner, thread);
+      else
+        acquired_owner = FALSE;
 
       result = func (user_data, effective, &local_error);
+
+      if (target != NULL && chain.combined != NULL)
+        context_untrack_cancel (target, &entry);
+      if (acquired_owner)
+        syncify_owner_record_clear (&((Inbox *) target->inbox)->owner);
       if (acquired)
         g_main_context_release (target->main_context);
       result = checked_result (result, local_error, "SyncifyThreadFunc");
@@ -2088,6 +2467,11 @@ syncify_context_asyncify (SyncifyContext      *self,
   job->task = g_task_new (self, cancellable, callback, callback_data);
   g_task_set_source_tag (job->task, syncify_context_asyncify);
   job->delivery = g_task_get_context (job->task);
+  job->delivery_private = syncify_thread_self ()->private_context == job->delivery;
+  /* Delivered to a background context: held until the task delivered, and
+   * until the job is freed (an abandoned job delivers its late result). */
+  task_hold_delivery (job->task);
+  job->delivery_bg = delivery_hold (job->delivery);
   job->flags = flags;
   job->func = func;
   job->user_data = user_data;

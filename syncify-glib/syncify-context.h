@@ -27,6 +27,9 @@ SyncifyContext *syncify_context_new              (GMainContext   *main_context);
 SYNCIFY_AVAILABLE_IN_1_0
 SyncifyContext *syncify_context_new_thread       (const char     *name);
 SYNCIFY_AVAILABLE_IN_1_0
+SyncifyContext *syncify_context_try_new_thread   (const char     *name,
+                                                  GError        **error);
+SYNCIFY_AVAILABLE_IN_1_0
 SyncifyContext *syncify_context_get_default      (void);
 SYNCIFY_AVAILABLE_IN_1_0
 SyncifyContext *syncify_context_get_current      (void);

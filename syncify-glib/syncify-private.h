@@ -82,11 +82,27 @@ typedef enum {
 typedef struct {
   SyncifyWaitKind  kind;
   GMainContext    *target;   /* PUSH: the context's GMainContext; PRIVATE: the private one */
-  SyncifyContext  *context;  /* PUSH: the context waited on (for naming); not owned */
-  GPtrArray       *owned;    /* GMainContexts this thread owned when it blocked */
+  SyncifyContext  *context;  /* PUSH: the context waited on; not owned */
+  gboolean         owns_default; /* the thread owned the global default main
+                                  * context when it blocked (for a default
+                                  * context whose inbox has not seen its owner yet) */
+  GPtrArray       *acquired; /* (owned) (nullable): the GMainContexts of contexts
+                              * with no owner record that it owned (acquired
+                              * without iterating them) when it blocked */
   gboolean         owner_blocked; /* PUSH: the target's owner was itself blocked
                                    * in the library when this wait began */
 } SyncifyWaitState;
+
+/* Who owns a context's main context: the thread that last iterated it, as its
+ * inbox source sees on every iteration. It stays the owner between two
+ * iterations, until another thread iterates the context or it exits. One per
+ * SyncifyContext, in its inbox. */
+typedef struct {
+  SyncifyThread   *owner;    /* (atomic) (nullable) */
+  GList            link;     /* in owner->owned, or in the registry's list of
+                              * unowned records; protected by the registry lock */
+  GMainContext    *main_context; /* not owned */
+} SyncifyOwnerRecord;
 
 struct _SyncifyThread
 {
@@ -102,18 +118,25 @@ struct _SyncifyThread
   GList             link;            /* in the list of all threads */
   GList             blocked_link;    /* in the list of blocked threads */
   SyncifyWaitState  wait;
-  char              name[64];        /* immutable once set */
+  GQueue            owned;           /* SyncifyOwnerRecord of the contexts it owns */
+  GList             deliver_link;    /* in the deliverer index, while it runs a
+                                      * job that delivers to a private context */
+  guint             search_mark;     /* the last cycle search that visited it */
+  /* Set by the thread itself before it first registers, then changed only
+   * under the registry lock (syncify_thread_set_name); always valid UTF-8. */
+  char              name[64];
 
   /* The asyncify job this thread is running, if it is a worker. Written by
    * the thread itself; read by others under the registry lock. (atomic) */
   SyncifyJob       *job;
-  /* The GMainContext the running job delivers to (atomic) */
-  GMainContext     *job_delivery;
 
   /* The per-thread private context of the private path (owned) (nullable);
    * only touched by the thread itself. */
   GMainContext     *private_context;
 
+  /* The background context this thread runs, if any (a BackgroundData);
+   * only touched by the thread itself. */
+  gpointer          background;
 };
 
 SyncifyThread *syncify_thread_self          (void);
@@ -125,14 +148,39 @@ const char    *syncify_thread_get_name      (SyncifyThread *thread);
 void           syncify_thread_wait          (SyncifyThread *thread);
 void           syncify_thread_signal        (SyncifyThread *thread);
 
-/* Contexts the wait-for check may need to name or test for ownership. */
+/* Contexts the wait-for check may need to name. */
 void           syncify_registry_add_context    (SyncifyContext *context);
 void           syncify_registry_remove_context (SyncifyContext *context);
+
+/* Ownership records (see SyncifyOwnerRecord). init() and fini() bracket the
+ * context's life; set() is called by @thread itself when it iterates the
+ * context (or runs its work inline); clear() forgets the owner. A thread
+ * that exits forgets every context it owned. */
+void           syncify_owner_record_init  (SyncifyOwnerRecord *record,
+                                           GMainContext       *main_context);
+void           syncify_owner_record_fini  (SyncifyOwnerRecord *record);
+void           syncify_owner_record_set   (SyncifyOwnerRecord *record,
+                                           SyncifyThread      *thread);
+void           syncify_owner_record_clear (SyncifyOwnerRecord *record);
+/* Calls @func on each record @thread owns, under the registry lock (which
+ * @func must not take). */
+void           syncify_thread_foreach_owned (SyncifyThread *thread,
+                                             GFunc          func,
+                                             gpointer       data);
+
+/* A worker runs a job whose result goes to @private_context, the private
+ * context of a thread iterating it: the wait-for graph follows that thread's
+ * wait to this worker. */
+void           syncify_registry_deliverer_add    (SyncifyThread *worker,
+                                                  GMainContext  *private_context);
+void           syncify_registry_deliverer_remove (SyncifyThread *worker,
+                                                  GMainContext  *private_context);
 
 /* Deadlock check: registers @thread as blocked in the given way, unless that
  * closes a cycle in the wait-for graph, in which case it sets @error (with the
  * cycle spelled out) and registers nothing. @saved receives the previous
- * state, to hand back to syncify_wait_end(). */
+ * state, to hand back to syncify_wait_end(). Costs the length of the chain
+ * of blocked threads it follows, whatever the number of others. */
 gboolean       syncify_wait_begin (SyncifyThread    *thread,
                                    SyncifyWaitKind   kind,
                                    GMainContext     *target,
@@ -211,9 +259,9 @@ void     syncify_thread_lend_slot    (SyncifyThread    *thread);
  * ------------------------------------------------------------------------ */
 
 GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
-/* The thread that last iterated the context's main context (its inbox sees
- * every iteration), or NULL if none yet. */
-SyncifyThread  *syncify_context_peek_last_owner   (SyncifyContext *self);
+/* The thread that owns the context's main context (SyncifyOwnerRecord), or
+ * NULL if no live thread has iterated it. */
+SyncifyThread  *syncify_context_peek_owner   (SyncifyContext *self);
 gboolean        syncify_context_peek_background   (SyncifyContext *self);
 char           *syncify_context_describe     (SyncifyContext *self);
 

@@ -18,19 +18,25 @@
 #include "syncify-private.h"
 
 /* The registry: every thread that has used the library, and every live
- * SyncifyContext. One lock protects both lists and the wait states of all
- * threads; it is only held for short, non-blocking sections, and while it is
- * held the only calls out are g_main_context_is_owner() (which takes a
- * GMainContext's own lock: that order, registry then context, is the only
- * one). */
-static GMutex     registry_lock;
-static GQueue     registry_threads = G_QUEUE_INIT;  /* SyncifyThread, via link */
-static GQueue     registry_blocked = G_QUEUE_INIT;  /* SyncifyThread, via blocked_link:
-                                                     * those with a wait state */
-static GPtrArray *registry_contexts;                 /* SyncifyContext, not owned */
+ * SyncifyContext. One lock protects both lists, the wait states and owned
+ * lists of all threads, and the deliverer index; it is only held for short,
+ * non-blocking sections. While it is held, the calls out are
+ * g_main_context_is_owner() (a GMainContext's own lock) and, through
+ * syncify_thread_foreach_owned(), an inbox's lock and the pool's lock: that
+ * order, registry first, is the only one. */
+static GMutex      registry_lock;
+static GQueue      registry_threads = G_QUEUE_INIT;  /* SyncifyThread, via link */
+static GQueue      registry_blocked = G_QUEUE_INIT;  /* SyncifyThread, via blocked_link:
+                                                      * those with a wait state */
+static GPtrArray  *registry_contexts;                 /* SyncifyContext, not owned */
+/* GMainContext (a thread's private context) -> GQueue of the workers running
+ * a job that delivers to it (via their deliver_link) */
+static GHashTable *registry_deliverers;
 /* Thread states are never freed: a thread that exits returns its state here
  * for the next thread, so a late signal can never touch freed memory. */
-static GQueue     free_threads = G_QUEUE_INIT;      /* SyncifyThread, via link */
+static GQueue      free_threads = G_QUEUE_INIT;      /* SyncifyThread, via link */
+static guint       search_serial;                     /* the last cycle search */
+static GQueue      registry_unowned = G_QUEUE_INIT;  /* SyncifyOwnerRecord with no owner */
 
 static void syncify_thread_free (gpointer data);
 /* The GPrivate only provides the destructor at thread exit; lookups go
@@ -40,13 +46,37 @@ static __thread SyncifyThread *thread_cache;
 
 /* ------------------------------------------------------------------------ */
 
+/* Copies @name into @buf, cut to fit at a character boundary, with any
+ * invalid byte replaced: a name always reads as valid UTF-8 in messages
+ * (the kernel cuts thread names at 15 bytes, in the middle of a character
+ * if it must). */
+static void
+copy_name (char       *buf,
+           gsize       size,
+           const char *name)
+{
+  g_autofree char *valid = g_utf8_make_valid (name, -1);
+  const char *end = valid;
+
+  while (*end != '\0')
+    {
+      const char *next = g_utf8_next_char (end);
+
+      if ((gsize) (next - valid) >= size)
+        break;
+      end = next;
+    }
+  memcpy (buf, valid, end - valid);
+  buf[end - valid] = '\0';
+}
+
 static void
 read_os_thread_name (SyncifyThread *thread)
 {
 #ifdef SYS_gettid
   if (syscall (SYS_gettid) == getpid ())
     {
-      g_strlcpy (thread->name, "main", sizeof thread->name);
+      copy_name (thread->name, sizeof thread->name, "main");
       return;
     }
 #endif
@@ -56,7 +86,7 @@ read_os_thread_name (SyncifyThread *thread)
 
     if (pthread_getname_np (pthread_self (), buf, sizeof buf) == 0 && buf[0] != '\0')
       {
-        g_strlcpy (thread->name, buf, sizeof thread->name);
+        copy_name (thread->name, sizeof thread->name, buf);
         return;
       }
   }
@@ -95,13 +125,12 @@ syncify_thread_self (void)
   g_atomic_int_set (&thread->wake_word, 0);
   memset (&thread->blocked_link, 0, sizeof thread->blocked_link);
   thread->blocked_link.data = thread;
-  thread->wait.kind = SYNCIFY_WAIT_NONE;
-  thread->wait.target = NULL;
-  thread->wait.context = NULL;
-  thread->wait.owned = NULL;
+  thread->wait = (SyncifyWaitState) { .kind = SYNCIFY_WAIT_NONE };
+  g_queue_init (&thread->owned);
+  thread->search_mark = 0;
   thread->job = NULL;
-  thread->job_delivery = NULL;
   thread->private_context = NULL;
+  thread->background = NULL;
   read_os_thread_name (thread);
 
   thread->link.data = thread;
@@ -120,12 +149,21 @@ syncify_thread_free (gpointer data)
 {
   SyncifyThread *thread = data;
   GMainContext *private_context;
+  GList *link;
 
   thread_cache = NULL;
 
   syncify_mutex_lock (&registry_lock);
   g_queue_unlink (&registry_threads, &thread->link);
   private_context = g_steal_pointer (&thread->private_context);
+  /* A thread that exits iterates nothing any more. */
+  while ((link = g_queue_pop_head_link (&thread->owned)) != NULL)
+    {
+      SyncifyOwnerRecord *record = link->data;
+
+      g_atomic_pointer_set (&record->owner, NULL);
+      g_queue_push_tail_link (&registry_unowned, link);
+    }
   syncify_mutex_unlock (&registry_lock);
 
   g_clear_pointer (&private_context, g_main_context_unref);
@@ -140,7 +178,7 @@ syncify_thread_set_name (SyncifyThread *thread,
                          const char    *name)
 {
   syncify_mutex_lock (&registry_lock);
-  g_strlcpy (thread->name, name, sizeof thread->name);
+  copy_name (thread->name, sizeof thread->name, name);
   syncify_mutex_unlock (&registry_lock);
 }
 
@@ -283,6 +321,17 @@ syncify_thread_signal (SyncifyThread *thread)
 
 /* ------------------------------------------------------------------------ *
  * The wait-for graph
+ *
+ * Its nodes are the threads blocked in the library. A thread has edges:
+ * - in a PUSH wait on a context: to the thread that owns the context (its
+ *   owner record), if that thread is itself blocked;
+ * - in a PRIVATE wait: to each worker running a job that delivers to its
+ *   private context (the deliverer index).
+ * A cycle search follows these edges from the thread about to block and
+ * marks the threads it visits with its own serial number: it costs the part
+ * of the graph reachable from that thread (for PUSH waits, the length of the
+ * chain), never the number of other blocked threads, and no dead end can
+ * hide a cycle.
  * ------------------------------------------------------------------------ */
 
 void
@@ -304,47 +353,110 @@ syncify_registry_remove_context (SyncifyContext *context)
   syncify_mutex_unlock (&registry_lock);
 }
 
-/* Must hold registry_lock. The contexts @thread owns that can be pushed to,
- * so could close a cycle through it: the global default context (wrapped
- * or not yet), and every registered context. Testing ownership takes each
- * context's lock, so background contexts, which only ever their own thread
- * owns, are only tested by the thread that last iterated them. */
-static GPtrArray *
-collect_owned_contexts (SyncifyThread *thread)
+void
+syncify_owner_record_init (SyncifyOwnerRecord *record,
+                           GMainContext       *main_context)
 {
-  GPtrArray *owned = NULL;
+  record->owner = NULL;
+  record->main_context = main_context;
+  record->link = (GList) { .data = record };
+  syncify_mutex_lock (&registry_lock);
+  g_queue_push_tail_link (&registry_unowned, &record->link);
+  syncify_mutex_unlock (&registry_lock);
+}
 
-#define ADD_IF_OWNED(ctx) G_STMT_START { \
-    GMainContext *_c = (ctx); \
-    if (_c != NULL && \
-        (owned == NULL || !g_ptr_array_find (owned, _c, NULL)) && \
-        g_main_context_is_owner (_c)) \
-      { \
-        if (owned == NULL) \
-          owned = g_ptr_array_new (); \
-        g_ptr_array_add (owned, _c); \
-      } \
-  } G_STMT_END
+/* Must hold registry_lock. */
+static void
+owner_record_unlink (SyncifyOwnerRecord *record)
+{
+  if (record->owner != NULL)
+    g_queue_unlink (&record->owner->owned, &record->link);
+  else
+    g_queue_unlink (&registry_unowned, &record->link);
+}
 
-  GMainContext *main_default = g_main_context_default ();
+void
+syncify_owner_record_fini (SyncifyOwnerRecord *record)
+{
+  syncify_mutex_lock (&registry_lock);
+  owner_record_unlink (record);
+  g_atomic_pointer_set (&record->owner, NULL);
+  syncify_mutex_unlock (&registry_lock);
+}
 
-  ADD_IF_OWNED (main_default);
-  for (guint i = 0; registry_contexts != NULL && i < registry_contexts->len; i++)
+void
+syncify_owner_record_set (SyncifyOwnerRecord *record,
+                          SyncifyThread      *thread)
+{
+  syncify_mutex_lock (&registry_lock);
+  if (record->owner != thread)
     {
-      SyncifyContext *c = registry_contexts->pdata[i];
-      GMainContext *mc = syncify_context_peek_main_context (c);
-
-      if (mc == main_default)
-        continue;   /* tested above */
-      if (syncify_context_peek_background (c) &&
-          syncify_context_peek_last_owner (c) != thread)
-        continue;
-      ADD_IF_OWNED (mc);
+      owner_record_unlink (record);
+      g_queue_push_tail_link (&thread->owned, &record->link);
+      g_atomic_pointer_set (&record->owner, thread);
     }
+  syncify_mutex_unlock (&registry_lock);
+}
 
-#undef ADD_IF_OWNED
+void
+syncify_owner_record_clear (SyncifyOwnerRecord *record)
+{
+  syncify_mutex_lock (&registry_lock);
+  if (record->owner != NULL)
+    {
+      owner_record_unlink (record);
+      g_atomic_pointer_set (&record->owner, NULL);
+      g_queue_push_tail_link (&registry_unowned, &record->link);
+    }
+  syncify_mutex_unlock (&registry_lock);
+}
 
-  return owned;
+void
+syncify_thread_foreach_owned (SyncifyThread *thread,
+                              GFunc          func,
+                              gpointer       data)
+{
+  syncify_mutex_lock (&registry_lock);
+  for (GList *l = thread->owned.head; l != NULL; l = l->next)
+    func (l->data, data);
+  syncify_mutex_unlock (&registry_lock);
+}
+
+void
+syncify_registry_deliverer_add (SyncifyThread *worker,
+                                GMainContext  *private_context)
+{
+  GQueue *queue;
+
+  syncify_mutex_lock (&registry_lock);
+  if (registry_deliverers == NULL)
+    registry_deliverers = g_hash_table_new (NULL, NULL);
+  queue = g_hash_table_lookup (registry_deliverers, private_context);
+  if (queue == NULL)
+    {
+      queue = g_queue_new ();
+      g_hash_table_insert (registry_deliverers, private_context, queue);
+    }
+  worker->deliver_link.data = worker;
+  g_queue_push_tail_link (queue, &worker->deliver_link);
+  syncify_mutex_unlock (&registry_lock);
+}
+
+void
+syncify_registry_deliverer_remove (SyncifyThread *worker,
+                                   GMainContext  *private_context)
+{
+  GQueue *queue;
+
+  syncify_mutex_lock (&registry_lock);
+  queue = g_hash_table_lookup (registry_deliverers, private_context);
+  g_queue_unlink (queue, &worker->deliver_link);
+  if (queue->length == 0)
+    {
+      g_hash_table_remove (registry_deliverers, private_context);
+      g_queue_free (queue);
+    }
+  syncify_mutex_unlock (&registry_lock);
 }
 
 /* Must hold registry_lock. How a GMainContext is named in messages. */
@@ -369,21 +481,32 @@ describe_main_context (GMainContext   *main_context,
   return g_strdup_printf (_("context %p"), (gpointer) main_context);
 }
 
-/* Must hold registry_lock. The blocked thread that owns @main_context. */
+/* Must hold registry_lock. The owner of what @wait pushes to, if it is
+ * itself blocked in the library. */
 static SyncifyThread *
-find_blocked_owner (GMainContext *main_context)
+blocked_owner (const SyncifyWaitState *wait)
 {
-  for (GList *l = registry_blocked.head; l != NULL; l = l->next)
-    {
-      SyncifyThread *t = l->data;
+  SyncifyThread *owner = wait->context != NULL ? syncify_context_peek_owner (wait->context) : NULL;
 
-      if (t->wait.kind != SYNCIFY_WAIT_NONE &&
-          t->wait.owned != NULL &&
-          g_ptr_array_find (t->wait.owned, main_context, NULL))
-        return t;
+  if (owner == NULL)
+    {
+      /* Owned by a thread that acquired it without iterating it (or the
+       * default context, wrapped while its owner was blocked in a
+       * dispatch, before its inbox saw an iteration): rare, so a walk. */
+      gboolean is_default = wait->target == g_main_context_default ();
+
+      for (GList *l = registry_blocked.head; l != NULL; l = l->next)
+        {
+          SyncifyThread *t = l->data;
+
+          if ((is_default && t->wait.owns_default) ||
+              (t->wait.acquired != NULL && g_ptr_array_find (t->wait.acquired, wait->target, NULL)))
+            return t;
+        }
+      return NULL;
     }
 
-  return NULL;
+  return owner != NULL && owner->wait.kind != SYNCIFY_WAIT_NONE ? owner : NULL;
 }
 
 typedef struct {
@@ -391,56 +514,95 @@ typedef struct {
   SyncifyThread *to;
 } Edge;
 
-/* The search works in fixed buffers, so a blocking call allocates nothing
- * for it. A chain longer than this is not followed to its end. */
-#define MAX_CHAIN 64
+/* A search allocates nothing for paths up to this length. */
+#define INLINE_PATH 32
 
 typedef struct {
-  SyncifyThread *visited[MAX_CHAIN];
-  guint          n_visited;
-  Edge           path[MAX_CHAIN];
-  guint          n_path;
+  guint  serial;
+  Edge  *path;
+  guint  n_path;
+  guint  size;
+  Edge   inline_path[INLINE_PATH];
 } Search;
 
+static void
+search_init (Search *s)
+{
+  s->serial = ++search_serial;
+  if G_UNLIKELY (s->serial == 0)
+    {
+      /* Wrapped around: no thread may carry a mark that looks current. */
+      for (GList *l = registry_threads.head; l != NULL; l = l->next)
+        ((SyncifyThread *) l->data)->search_mark = 0;
+      for (GList *l = free_threads.head; l != NULL; l = l->next)
+        ((SyncifyThread *) l->data)->search_mark = 0;
+      s->serial = ++search_serial;
+    }
+  s->path = s->inline_path;
+  s->n_path = 0;
+  s->size = INLINE_PATH;
+}
+
+static void
+search_clear (Search *s)
+{
+  if (s->path != s->inline_path)
+    g_free (s->path);
+}
+
+static void
+search_push_edge (Search        *s,
+                  SyncifyThread *from,
+                  SyncifyThread *to)
+{
+  if G_UNLIKELY (s->n_path == s->size)
+    {
+      Edge *bigger = g_new (Edge, s->size * 2);
+
+      memcpy (bigger, s->path, s->n_path * sizeof (Edge));
+      if (s->path != s->inline_path)
+        g_free (s->path);
+      s->path = bigger;
+      s->size *= 2;
+    }
+  s->path[s->n_path++] = (Edge) { .from = from, .to = to };
+}
+
 /* Must hold registry_lock. Depth-first search for a path from @from back to
- * @goal; on success @path holds its edges in order. */
+ * @goal, visiting each thread at most once; on success the path holds its
+ * edges in order. */
 static gboolean
 find_path (SyncifyThread *from,
            SyncifyThread *goal,
            Search        *s)
 {
-  for (guint i = 0; i < s->n_visited; i++)
-    if (s->visited[i] == from)
-      return FALSE;
-  if (s->n_visited == MAX_CHAIN || s->n_path == MAX_CHAIN)
+  if (from->search_mark == s->serial)
     return FALSE;
-  s->visited[s->n_visited++] = from;
+  from->search_mark = s->serial;
 
   if (from->wait.kind == SYNCIFY_WAIT_PUSH)
     {
-      SyncifyThread *owner = find_blocked_owner (from->wait.target);
+      SyncifyThread *owner = blocked_owner (&from->wait);
 
       if (owner != NULL && owner != from)
         {
-          s->path[s->n_path++] = (Edge) { from, owner };
+          search_push_edge (s, from, owner);
           if (owner == goal || find_path (owner, goal, s))
             return TRUE;
           s->n_path--;
         }
     }
-  else if (from->wait.kind == SYNCIFY_WAIT_PRIVATE)
+  else if (from->wait.kind == SYNCIFY_WAIT_PRIVATE && registry_deliverers != NULL)
     {
-      for (GList *l = registry_threads.head; l != NULL; l = l->next)
+      GQueue *workers = g_hash_table_lookup (registry_deliverers, from->wait.target);
+
+      for (GList *l = workers != NULL ? workers->head : NULL; l != NULL; l = l->next)
         {
           SyncifyThread *worker = l->data;
 
-          if (worker == from ||
-              g_atomic_pointer_get (&worker->job_delivery) != from->wait.target)
+          if (worker == from)
             continue;
-
-          if (s->n_path == MAX_CHAIN)
-            return FALSE;
-          s->path[s->n_path++] = (Edge) { from, worker };
+          search_push_edge (s, from, worker);
           if (worker == goal || find_path (worker, goal, s))
             return TRUE;
           s->n_path--;
@@ -499,33 +661,55 @@ syncify_wait_begin (SyncifyThread    *thread,
                     GError          **error)
 {
   Search search;
-  gboolean cycle;
+  gboolean cycle = FALSE;
 
   g_assert (kind != SYNCIFY_WAIT_NONE);
 
   syncify_mutex_lock (&registry_lock);
 
   *saved = thread->wait;
-  thread->wait.kind = kind;
-  thread->wait.target = target;
-  thread->wait.context = context;
-  thread->wait.owned = collect_owned_contexts (thread);
-  thread->wait.owner_blocked = kind == SYNCIFY_WAIT_PUSH && find_blocked_owner (target) != NULL;
+  thread->wait = (SyncifyWaitState) {
+    .kind = kind,
+    .target = target,
+    .context = context,
+    .owns_default = g_main_context_is_owner (g_main_context_default ()),
+  };
+  /* Contexts that no thread iterates but this one may hold. */
+  for (GList *l = registry_unowned.head; l != NULL; l = l->next)
+    {
+      SyncifyOwnerRecord *record = l->data;
+
+      if (g_main_context_is_owner (record->main_context))
+        {
+          if (thread->wait.acquired == NULL)
+            thread->wait.acquired = g_ptr_array_new ();
+          g_ptr_array_add (thread->wait.acquired, record->main_context);
+        }
+    }
+  if (kind == SYNCIFY_WAIT_PUSH)
+    {
+      SyncifyThread *owner = blocked_owner (&thread->wait);
+
+      thread->wait.owner_blocked = owner != NULL && owner != thread;
+    }
   if (saved->kind == SYNCIFY_WAIT_NONE)
     g_queue_push_tail_link (&registry_blocked, &thread->blocked_link);
 
   /* A private wait cannot close a cycle as it begins: nothing runs for
    * its private context yet. Cycles through it are found by the threads
    * that block later. */
-  search.n_visited = 0;
-  search.n_path = 0;
-  cycle = kind == SYNCIFY_WAIT_PUSH && find_path (thread, thread, &search);
+  if (kind == SYNCIFY_WAIT_PUSH)
+    {
+      search_init (&search);
+      cycle = find_path (thread, thread, &search);
+    }
 
   if (cycle)
     {
       g_autofree char *description = describe_cycle (&search);
 
-      g_clear_pointer (&thread->wait.owned, g_ptr_array_unref);
+      search_clear (&search);
+      g_clear_pointer (&thread->wait.acquired, g_ptr_array_unref);
       thread->wait = *saved;
       if (saved->kind == SYNCIFY_WAIT_NONE)
         g_queue_unlink (&registry_blocked, &thread->blocked_link);
@@ -535,18 +719,8 @@ syncify_wait_begin (SyncifyThread    *thread,
                    _("Waiting would deadlock: %s"), description);
       return FALSE;
     }
-
-  /* Workers queued on a context this thread owns cannot be served until
-   * this wait ends, which may need jobs of theirs: lend their slots. */
-  if (thread->wait.owned != NULL)
-    for (GList *l = registry_blocked.head; l != NULL; l = l->next)
-      {
-        SyncifyThread *u = l->data;
-
-        if (u != thread && u->wait.kind == SYNCIFY_WAIT_PUSH &&
-            g_ptr_array_find (thread->wait.owned, u->wait.target, NULL))
-          syncify_thread_lend_slot (u);
-      }
+  if (kind == SYNCIFY_WAIT_PUSH)
+    search_clear (&search);
 
   syncify_mutex_unlock (&registry_lock);
   return TRUE;
@@ -556,14 +730,14 @@ void
 syncify_wait_end (SyncifyThread    *thread,
                   SyncifyWaitState *saved)
 {
-  GPtrArray *owned;
+  GPtrArray *acquired;
 
   syncify_mutex_lock (&registry_lock);
-  owned = thread->wait.owned;
+  acquired = thread->wait.acquired;
   thread->wait = *saved;
   if (saved->kind == SYNCIFY_WAIT_NONE)
     g_queue_unlink (&registry_blocked, &thread->blocked_link);
   syncify_mutex_unlock (&registry_lock);
 
-  g_clear_pointer (&owned, g_ptr_array_unref);
+  g_clear_pointer (&acquired, g_ptr_array_unref);
 }

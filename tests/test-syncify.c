@@ -730,7 +730,12 @@ static void
 private_basic_for (SyncifyContext *context)
 {
   GMainContext *recorded = NULL;
-  PrivateThreadData other = { context, };
+  /* The other thread uses a context that no live thread iterates: the
+   * default context is owned by this thread, which iterated it in earlier
+   * tests, so the other thread's calls would wait for this one. */
+  g_autoptr(GMainContext) fresh = g_main_context_new ();
+  g_autoptr(SyncifyContext) fresh_context = context != NULL ? syncify_context_new (fresh) : NULL;
+  PrivateThreadData other = { fresh_context, };
 
   for (guint i = 0; i < 3; i++)
     {
@@ -1016,6 +1021,21 @@ invoke_default_from_thread (gpointer data)
   return NULL;
 }
 
+typedef struct {
+  InvokeThreadData  id;
+  SyncifyContext   *context;
+} InvokeOnThreadData;
+
+static gpointer
+invoke_on_from_thread (gpointer data)
+{
+  InvokeOnThreadData *io = data;
+
+  io->id.result = syncify_context_invoke_sync (io->context, record_func,
+                                               &io->id.fr, NULL, &io->id.error);
+  return NULL;
+}
+
 static void
 test_invoke_inline_unowned (void)
 {
@@ -1035,16 +1055,26 @@ test_invoke_inline_unowned (void)
   g_assert_false (g_main_context_is_owner (g_main_context_default ()));
   g_clear_pointer (&id.result, g_free);
 
-  /* The same from another plain thread: it runs there. */
-  memset (&id, 0, sizeof id);
-  thread = g_thread_new ("invoke-plain", invoke_default_from_thread, &id);
-  g_thread_join (thread);
-  g_assert_no_error (id.error);
-  g_assert_cmpstr (id.result, ==, "invoked");
-  g_assert_cmpint (id.fr.count, ==, 1);
-  g_assert_true (id.fr.thread == thread);
-  g_assert_true (id.fr.owner_default);
-  g_clear_pointer (&id.result, g_free);
+  /* From another plain thread, for a context that no live thread has
+   * iterated: it runs there, with the context acquired meanwhile. (The
+   * default context is owned by this thread, which iterated it in earlier
+   * tests: see /syncify/invoke-sync/push/between-iterations.) */
+  {
+    g_autoptr(GMainContext) fresh = g_main_context_new ();
+    InvokeOnThreadData io = { { { 0, }, }, };
+
+    io.context = syncify_context_new (fresh);
+    io.id.fr.ctx = fresh;
+    thread = g_thread_new ("invoke-plain", invoke_on_from_thread, &io);
+    g_thread_join (thread);
+    g_assert_no_error (io.id.error);
+    g_assert_cmpstr (io.id.result, ==, "invoked");
+    g_assert_cmpint (io.id.fr.count, ==, 1);
+    g_assert_true (io.id.fr.thread == thread);
+    g_assert_true (io.id.fr.owner_ctx);
+    g_clear_pointer (&io.id.result, g_free);
+    g_assert_finalize_object (io.context);
+  }
 
   /* NULL outside a worker: inline, no context involved. */
   {

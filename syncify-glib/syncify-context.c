@@ -52,6 +52,7 @@
 #include <unistd.h>
 #ifdef __linux__
 # include <sys/eventfd.h>
+# include <sys/syscall.h>
 #endif
 
 #include "syncify-private.h"
@@ -229,6 +230,17 @@ chain_clear (Chain *chain)
 /* ------------------------------------------------------------------------ *
  * Runtime errors and results shared by every path
  * ------------------------------------------------------------------------ */
+
+/* Whether the calling thread is the process's initial thread. */
+static gboolean
+is_process_main_thread (void)
+{
+#ifdef SYS_gettid
+  return syscall (SYS_gettid) == getpid ();
+#else
+  return FALSE;
+#endif
+}
 
 /* GLib aborts when g_main_context_new() cannot make its wake-up descriptor:
  * where the library is about to make one, it checks first that a descriptor
@@ -1073,6 +1085,21 @@ job_cancelled_cb (GCancellable *cancellable,
     job_post (job, job_complete_cb);
 }
 
+/* Called in any thread, by the pool, for a job that no worker thread could
+ * be started for. */
+static void
+job_fail (SyncifyPoolItem *item,
+          GError          *error)
+{
+  SyncifyJob *job = (SyncifyJob *) item;
+
+  if (!g_atomic_int_compare_and_exchange (&job->state, JOB_QUEUED, JOB_DROPPED))
+    g_assert_not_reached ();
+  job->error = error;
+  job_post (job, job_complete_cb);
+  job_unref (job);   /* the pool's reference */
+}
+
 /* Called on a worker thread. */
 static void
 job_run (SyncifyPoolItem *item)
@@ -1218,9 +1245,22 @@ syncify_context_constructed (GObject *object)
     }
   else
     {
+      GMainContext *td = g_main_context_ref_thread_default ();
+
       if (self->main_context == NULL)
-        self->main_context = g_main_context_ref_thread_default ();
+        self->main_context = g_main_context_ref (td);
       self->inbox = inbox_new (self->main_context);
+
+      /* Before any thread iterates it, a context is presumed owned by the
+       * thread that wraps it as its own thread-default context (a program
+       * wraps its loop's context before it runs the loop), and the default
+       * context by the process's main thread: work pushed from other
+       * threads in the meantime waits for that loop instead of running
+       * inline on the wrong thread. */
+      if (syncify_context_peek_owner (self) == NULL && td == self->main_context &&
+          (td != g_main_context_default () || is_process_main_thread ()))
+        syncify_owner_record_set (&((Inbox *) self->inbox)->owner, syncify_thread_self ());
+      g_main_context_unref (td);
     }
 
   syncify_registry_add_context (self);
@@ -2479,6 +2519,7 @@ syncify_context_asyncify (SyncifyContext      *self,
   job->result_destroy = result_destroy;
   job->item.group = &self->group;
   job->item.run = job_run;
+  job->item.fail = job_fail;
 
   if (g_atomic_int_get (&self->closed))
     {
@@ -2618,8 +2659,19 @@ syncify_context_call_async (SyncifyContext      *self,
       return;
     }
 
-  /* Ours, so shutdown can cancel it without touching the caller's. */
-  call->cancellable = chain_init (&call->chain, cancellable, NULL, TRUE);
+  /* Ours, so shutdown can cancel it without touching the caller's. When
+   * the result goes to a background context (called on its thread), that
+   * context's shutdown cancels it too, and its loop runs until the result
+   * is delivered. */
+  {
+    BackgroundData *delivery_bg = syncify_thread_self ()->background;
+    GCancellable *delivery_shutdown = NULL;
+
+    if (delivery_bg != NULL && delivery_bg->main_context == g_task_get_context (call->task))
+      delivery_shutdown = delivery_bg->shutdown_cancellable;
+    call->cancellable = chain_init (&call->chain, cancellable, delivery_shutdown, TRUE);
+    task_hold_delivery (call->task);
+  }
 
   if (g_main_context_is_owner (self->main_context))
     {

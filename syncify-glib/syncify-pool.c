@@ -26,6 +26,12 @@
  *   much CPU time each running worker used; `extra` becomes the number of
  *   running workers that were mostly off the CPU, so blocking jobs get more
  *   threads while CPU-bound jobs do not.
+ * - When a thread cannot be started (the process reached its thread limit),
+ *   queued items wait for a thread that can: the monitor tries again every
+ *   millisecond, and so does every completion. If no queued item could start
+ *   for SYNCIFY_POOL_SPAWN_BOUND_US while starting threads keeps failing,
+ *   the queued items fail with the thread error; with neither a worker nor
+ *   the monitor to try again, they fail at once. Nothing waits silently.
  */
 
 #define MONITOR_INTERVAL_US   1000
@@ -65,6 +71,10 @@ static struct {
   guint    extra;
   guint    next_id;
   gboolean monitor_started;
+  GError  *spawn_error;     /* (owned) (nullable): the last failure to start a
+                             * thread, while starting threads fails */
+  gint64   last_progress;   /* when an item last left the queue, or the queue
+                             * last became non-empty */
 } pool;
 
 static __thread PoolWorker      *current_worker;
@@ -72,6 +82,7 @@ static __thread SyncifyPoolItem *current_item;
 static __thread guint            block_depth;
 
 static gpointer worker_main (gpointer data);
+static void     group_admit (SyncifyPoolGroup *group);
 static gpointer monitor_main (gpointer data);
 
 /* Must hold pool.lock. */
@@ -105,10 +116,15 @@ pool_wake (void)
 
           if (thread == NULL)
             {
-              g_warning ("Could not start a worker thread: %s", error->message);
+              /* No warning (it would abort under fatal-warnings): the
+               * items wait for a retry, or fail (pool_take_stranded). */
+              g_debug ("Could not start a worker thread: %s", error->message);
+              g_clear_error (&pool.spawn_error);
+              pool.spawn_error = g_steal_pointer (&error);
               break;
             }
           g_thread_unref (thread);
+          g_clear_error (&pool.spawn_error);
           pool.n_threads++;
         }
       pool.n_wakeups++;
@@ -116,12 +132,19 @@ pool_wake (void)
 
   if (queued > 0 && !pool.monitor_started)
     {
-      GThread *thread = g_thread_try_new ("syncify-monitor", monitor_main, NULL, NULL);
+      g_autoptr(GError) error = NULL;
+      GThread *thread = g_thread_try_new ("syncify-monitor", monitor_main, NULL, &error);
 
       if (thread != NULL)
         {
           pool.monitor_started = TRUE;
           g_thread_unref (thread);
+        }
+      else
+        {
+          g_debug ("Could not start the pool monitor: %s", error->message);
+          if (pool.spawn_error == NULL)
+            pool.spawn_error = g_steal_pointer (&error);
         }
     }
   else if (queued > 0 && pool.n_running >= limit)
@@ -130,11 +153,61 @@ pool_wake (void)
     }
 }
 
+/* Must hold pool.lock. The queued items that will never run, now that no
+ * thread can be started: all of them once nothing has left the queue for the
+ * bound, or at once when no thread at all could take them or try again.
+ * Their slots are given back; the caller fails them without the lock. */
+static GList *
+pool_take_stranded (void)
+{
+  GList *items = NULL;
+
+  if (pool.spawn_error == NULL || pool.queue.length == 0)
+    return NULL;
+
+  if (pool.n_threads > 0 || pool.monitor_started)
+    {
+      if (g_get_monotonic_time () - pool.last_progress < SYNCIFY_POOL_SPAWN_BOUND_US)
+        return NULL;
+    }
+
+  while (pool.queue.length > 0)
+    {
+      GList *link = g_queue_pop_head_link (&pool.queue);
+      SyncifyPoolItem *item = link->data;
+
+      item->where = WHERE_NONE;
+      item->group->admitted--;
+      items = g_list_prepend (items, item);
+    }
+  for (GList *l = items; l != NULL; l = l->next)
+    group_admit (((SyncifyPoolItem *) l->data)->group);
+
+  return g_list_reverse (items);
+}
+
+/* Called without pool.lock: ends the items pool_take_stranded() took. */
+static void
+pool_fail_items (GList        *items,
+                 const GError *error)
+{
+  for (GList *l = items; l != NULL; l = l->next)
+    {
+      SyncifyPoolItem *item = l->data;
+
+      item->fail (item, g_error_copy (error));
+    }
+  g_list_free (items);
+}
+
 /* Must hold pool.lock. Moves pending items of @group into the run queue while
  * it has free slots, after the workers taking back lent ones. */
 static void
 group_admit (SyncifyPoolGroup *group)
 {
+  if (pool.queue.length == 0 && group->pending.length > 0)
+    pool.last_progress = g_get_monotonic_time ();
+
   if (group->n_returning > 0)
     g_cond_broadcast (&pool.return_cond);
 
@@ -225,6 +298,8 @@ void
 syncify_pool_push (SyncifyPoolItem *item)
 {
   SyncifyPoolGroup *group = item->group;
+  GList *stranded = NULL;
+  GError *error = NULL;
 
   item->link.data = item;
   item->link.prev = item->link.next = NULL;
@@ -234,8 +309,13 @@ syncify_pool_push (SyncifyPoolItem *item)
     {
       item->where = WHERE_QUEUED;
       group->admitted++;
+      if (pool.queue.length == 0)
+        pool.last_progress = g_get_monotonic_time ();
       g_queue_push_tail_link (&pool.queue, &item->link);
       pool_wake ();
+      stranded = pool_take_stranded ();
+      if (stranded != NULL)
+        error = g_error_copy (pool.spawn_error);
     }
   else
     {
@@ -243,6 +323,12 @@ syncify_pool_push (SyncifyPoolItem *item)
       g_queue_push_tail_link (&group->pending, &item->link);
     }
   syncify_mutex_unlock (&pool.lock);
+
+  if (stranded != NULL)
+    {
+      pool_fail_items (stranded, error);
+      g_error_free (error);
+    }
 }
 
 gboolean
@@ -403,6 +489,7 @@ worker_main (gpointer data)
 
           item = link->data;
           item->where = WHERE_RUNNING;
+          pool.last_progress = g_get_monotonic_time ();
           item->worker = &worker;
           item->blocking = FALSE;
           item->lent = FALSE;
@@ -472,10 +559,28 @@ monitor_main (gpointer data)
           start = g_get_monotonic_time ();
         }
 
-      /* Free slots: the threads that take them are on their way. Look
-       * again in a while (keeping what was granted). */
+      /* Free slots: the threads that take them are on their way (or
+       * could not be started: try again, or give up on the items after
+       * the bound). Look again in a while (keeping what was granted). */
       if (pool.n_running < pool_limit ())
         {
+          if (pool.spawn_error != NULL)
+            {
+              GList *stranded;
+
+              pool_wake ();
+              stranded = pool_take_stranded ();
+              if (stranded != NULL)
+                {
+                  GError *error = g_error_copy (pool.spawn_error);
+
+                  syncify_mutex_unlock (&pool.lock);
+                  pool_fail_items (stranded, error);
+                  g_error_free (error);
+                  syncify_mutex_lock (&pool.lock);
+                  continue;
+                }
+            }
           syncify_cond_wait_until (&pool.monitor_cond, &pool.lock,
                                    start + MONITOR_INTERVAL_US);
           continue;

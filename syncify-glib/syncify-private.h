@@ -197,13 +197,22 @@ void           syncify_wait_end   (SyncifyThread    *thread,
 typedef struct _SyncifyPoolItem  SyncifyPoolItem;
 typedef struct _SyncifyPoolGroup SyncifyPoolGroup;
 
-typedef void (*SyncifyPoolRunFunc) (SyncifyPoolItem *item);
+typedef void (*SyncifyPoolRunFunc)  (SyncifyPoolItem *item);
+/* Ends an item that can never run (no worker thread could be had): @error
+ * is the item's to take. Called in any thread, without the pool lock. */
+typedef void (*SyncifyPoolFailFunc) (SyncifyPoolItem *item,
+                                     GError          *error);
+
+/* How long queued items wait when no worker thread can be started and no
+ * queued item starts meanwhile, before they fail with the thread error. */
+#define SYNCIFY_POOL_SPAWN_BOUND_US (G_USEC_PER_SEC)
 
 struct _SyncifyPoolItem
 {
   GList               link;      /* in the group's or the pool's queue */
   SyncifyPoolGroup   *group;
   SyncifyPoolRunFunc  run;
+  SyncifyPoolFailFunc fail;
   /* Protected by the pool lock: */
   guint               where;
   gpointer            worker;    /* the PoolWorker running it */

@@ -361,13 +361,29 @@ delivery_hold (GMainContext *delivery)
   return bg;
 }
 
-/* Called in any thread. */
+static gboolean
+delivery_release_cb (gpointer data)
+{
+  BackgroundData *bg = data;
+
+  /* On the background thread: its loop checks after this iteration
+   * whether it may stop. */
+  g_atomic_int_add (&bg->n_inflight, -1);
+  background_data_unref (bg);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called in any thread. The release itself happens on the background
+ * thread, so that nothing of it (its main context, its descriptor) is
+ * freed elsewhere after its shutdown returned. */
 static void
 delivery_release (BackgroundData *bg)
 {
-  if (g_atomic_int_dec_and_test (&bg->n_inflight))
-    g_main_context_wakeup (bg->main_context);   /* the loop may stop now */
-  background_data_unref (bg);
+  if (syncify_thread_self ()->background == bg)
+    delivery_release_cb (bg);
+  else
+    syncify_post (bg->main_context, G_PRIORITY_DEFAULT, "[syncify] delivery release",
+                  delivery_release_cb, bg, NULL);
 }
 
 /* A GTask's hold on its background delivery context: released once its

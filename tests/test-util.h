@@ -12,6 +12,7 @@
 
 #include <syncify-glib/syncify-glib.h>
 
+#include <dirent.h>
 #include <stdlib.h>
 
 /* Generous: the suites run under valgrind and sanitizers on 2 noisy cores.
@@ -226,6 +227,50 @@ test_task_disconnect (GAsyncResult *result)
 
   if (id != 0)
     g_cancellable_disconnect (g_task_get_cancellable (G_TASK (result)), id);
+}
+
+/* The census of the process: open descriptors, and threads other than the
+ * pool's workers and monitor and GLib's own (which live on, parked). */
+static inline guint
+test_count_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  guint n = 0;
+  struct dirent *entry;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    if (entry->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n - 1;   /* the one opendir() holds */
+}
+
+static inline guint
+test_count_other_threads (void)
+{
+  DIR *dir = opendir ("/proc/self/task");
+  guint n = 0;
+  struct dirent *entry;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *comm = NULL;
+
+      if (entry->d_name[0] == '.')
+        continue;
+      path = g_strdup_printf ("/proc/self/task/%s/comm", entry->d_name);
+      if (!g_file_get_contents (path, &comm, NULL, NULL))
+        continue;
+      if (g_str_has_prefix (comm, "syncify-w") || g_str_has_prefix (comm, "syncify-monitor") ||
+          g_str_has_prefix (comm, "gmain") || g_str_has_prefix (comm, "pool-"))
+        continue;
+      n++;
+    }
+  closedir (dir);
+  return n;
 }
 
 /* Like g_test_init(), and arms the watchdog for the whole run. */

@@ -52,7 +52,6 @@
 #include <unistd.h>
 #ifdef __linux__
 # include <sys/eventfd.h>
-# include <sys/syscall.h>
 #endif
 
 #include "syncify-private.h"
@@ -230,17 +229,6 @@ chain_clear (Chain *chain)
 /* ------------------------------------------------------------------------ *
  * Runtime errors and results shared by every path
  * ------------------------------------------------------------------------ */
-
-/* Whether the calling thread is the process's initial thread. */
-static gboolean
-is_process_main_thread (void)
-{
-#ifdef SYS_gettid
-  return syscall (SYS_gettid) == getpid ();
-#else
-  return FALSE;
-#endif
-}
 
 /* GLib aborts when g_main_context_new() cannot make its wake-up descriptor:
  * where the library is about to make one, it checks first that a descriptor
@@ -1261,22 +1249,9 @@ syncify_context_constructed (GObject *object)
     }
   else
     {
-      GMainContext *td = g_main_context_ref_thread_default ();
-
       if (self->main_context == NULL)
-        self->main_context = g_main_context_ref (td);
+        self->main_context = g_main_context_ref_thread_default ();
       self->inbox = inbox_new (self->main_context);
-
-      /* Before any thread iterates it, a context is presumed owned by the
-       * thread that wraps it as its own thread-default context (a program
-       * wraps its loop's context before it runs the loop), and the default
-       * context by the process's main thread: work pushed from other
-       * threads in the meantime waits for that loop instead of running
-       * inline on the wrong thread. */
-      if (syncify_context_peek_owner (self) == NULL && td == self->main_context &&
-          (td != g_main_context_default () || is_process_main_thread ()))
-        syncify_owner_record_set (&((Inbox *) self->inbox)->owner, syncify_thread_self ());
-      g_main_context_unref (td);
     }
 
   syncify_registry_add_context (self);

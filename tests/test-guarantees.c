@@ -173,6 +173,8 @@ typedef struct {
   gint            done;           /* (atomic) */
   gint            jobs_done;      /* (atomic) job callbacks that ran */
   GMainLoop      *loop;
+  GThread       **threads;        /* 4 */
+  SyncifyContext *other;
 } OwnerRace;
 
 static void
@@ -251,6 +253,20 @@ owner_race_job_done (GObject      *source_object,
   g_atomic_int_inc (&race->jobs_done);
 }
 
+static gboolean
+owner_race_start_cb (gpointer data)
+{
+  OwnerRace *race = data;
+
+  for (guint i = 0; i < 4; i++)
+    race->threads[i] = g_thread_new ("race-plain", owner_race_thread, race);
+  syncify_context_set_max_workers (race->other, 4);
+  for (guint i = 0; i < 4; i++)
+    syncify_context_asyncify (race->other, SYNCIFY_FLAGS_NONE, owner_race_job, race, NULL,
+                              NULL, NULL, owner_race_job_done, race);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 test_owner_race (gconstpointer data)
 {
@@ -266,15 +282,12 @@ test_owner_race (gconstpointer data)
   if (drive == DRIVE_MAIN_LOOP)
     race.loop = g_main_loop_new (NULL, FALSE);
 
-  /* The threads start before the main thread first iterates the default
-   * context: it is presumed to own it from the start. */
-  /* 4 plain threads and 4 workers of another context. */
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    threads[i] = g_thread_new ("race-plain", owner_race_thread, &race);
-  syncify_context_set_max_workers (other, 4);
-  for (guint i = 0; i < 4; i++)
-    syncify_context_asyncify (other, SYNCIFY_FLAGS_NONE, owner_race_job, &race, NULL,
-                              NULL, NULL, owner_race_job_done, &race);
+  /* 4 plain threads and 4 workers of another context, started from the
+   * loop once it runs (before its first iteration no thread owns the
+   * context, and work for it runs inline). */
+  race.threads = threads;
+  race.other = other;
+  g_idle_add (owner_race_start_cb, &race);
 
   switch (drive)
     {

@@ -224,6 +224,8 @@ wrap_free (gpointer data)
 static gboolean
 wrap_free_cb (gpointer data)
 {
+  /* Pairs with the release in wrap_free_in_caller_context(). */
+  SYNCIFY_TSAN_ACQUIRE (data);
   wrap_free (data);
   return G_SOURCE_REMOVE;
 }
@@ -234,15 +236,20 @@ static void
 wrap_free_in_caller_context (gpointer data)
 {
   Wrap *w = data;
+  GMainContext *caller_context = w->caller_context;
 
-  if (w->caller_context == NULL || g_main_context_is_owner (w->caller_context))
+  if (caller_context == NULL || g_main_context_is_owner (caller_context))
     {
       wrap_free (w);
       return;
     }
 
-  /* @w holds a reference on the context, maybe the last. */
-  syncify_post (w->caller_context, G_PRIORITY_DEFAULT_IDLE,
+  /* @w holds a reference on the context, maybe the last (syncify_post()
+   * holds its own across the attach). The hand-off goes through GLib's
+   * (uninstrumented) context lock: @w is read before the release and not
+   * touched on this thread after it. */
+  SYNCIFY_TSAN_RELEASE (w);
+  syncify_post (caller_context, G_PRIORITY_DEFAULT_IDLE,
                 "[syncify] free a binding's closure", wrap_free_cb, w, NULL);
 }
 

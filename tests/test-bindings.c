@@ -144,6 +144,333 @@ test_await_operation_async_threads (void)
   syncify_context_shutdown (bg);
 }
 
+/* ------------------------------------------------------------------------ *
+ * Start functions that fail, or keep their operation and never complete it
+ * (as a binding does when it keeps an exception's frames)
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+  gboolean          set_error;
+  gboolean          start_call;   /* start the load before failing */
+  SyncifyOperation *kept;         /* (owned) the operation, never completed */
+  GThread          *thread;
+} FailingStart;
+
+static gboolean
+failing_checked_start (SyncifyOperation  *op,
+                       GCancellable      *cancellable,
+                       gpointer           data,
+                       GError           **error)
+{
+  FailingStart *fs = data;
+
+  fs->thread = g_thread_self ();
+  fs->kept = g_object_ref (op);
+  if (fs->start_call)
+    {
+      GFile *file = g_file_new_for_path (test_file_path);
+
+      g_file_load_contents_async (file, cancellable, operation_done_cb, g_object_ref (op));
+      g_object_unref (file);
+    }
+  if (fs->set_error)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no such thing");
+  return FALSE;
+}
+
+static gpointer
+noop_func (gpointer       data,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  return NULL;
+}
+
+static void
+test_checked_start_fails (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("checked");
+  SyncifyContext *targets[] = { NULL, bg };
+
+  for (guint t = 0; t < G_N_ELEMENTS (targets); t++)
+    for (guint mode = 0; mode < 3; mode++)
+      {
+        FailingStart fs = { mode == 1, mode == 2, NULL, NULL };
+        g_autoptr(GError) error = NULL;
+        GAsyncResult *result;
+
+        result = syncify_context_await_checked (targets[t], SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
+                                                failing_checked_start, &fs, NULL, &error);
+        g_assert_null (result);
+        if (mode == 1)
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+        else
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+        if (targets[t] == NULL)
+          g_assert_true (fs.thread == g_thread_self ());
+        else
+          g_assert_true (fs.thread != g_thread_self ());
+        g_assert_true (syncify_operation_is_completed (fs.kept));
+        if (mode == 2)
+          {
+            /* The abandoned load still completes; its result is dropped
+             * (on the thread that started it). */
+            if (targets[t] == NULL)
+              {
+                /* Its private context runs again in the next call. */
+                test_watchdog_arm ("the abandoned load to complete");
+                while (G_OBJECT (fs.kept)->ref_count > 1)
+                  {
+                    StartData sd = { NULL, g_file_new_for_path (test_file_path) };
+                    GAsyncResult *other;
+
+                    other = syncify_context_await_operation (NULL, SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
+                                                             load_start, &sd, NULL, NULL);
+                    g_assert_nonnull (other);
+                    g_object_unref (other);
+                    g_object_unref (sd.file);
+                  }
+              }
+            else
+              {
+                test_watchdog_arm ("the abandoned load to complete");
+                while (g_atomic_int_get (&G_OBJECT (fs.kept)->ref_count) > 1)
+                  syncify_context_invoke_sync (bg, noop_func, NULL, NULL, NULL);
+              }
+          }
+        g_clear_object (&fs.kept);
+      }
+}
+
+static gboolean
+cancel_cb (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The old form: a start function that keeps its operation and never
+ * completes it (a binding keeping the frames of an exception); the caller
+ * cancels. */
+static void
+keeping_start (SyncifyOperation *op,
+               GCancellable     *cancellable,
+               gpointer          data)
+{
+  SyncifyOperation **kept = data;
+  GMainContext *here = g_main_context_ref_thread_default ();
+  GSource *source = g_idle_source_new ();
+
+  *kept = g_object_ref (op);
+  /* Cancel from the loop that runs the operation, once the start function
+   * has returned. */
+  g_source_set_callback (source, cancel_cb, g_object_ref (cancellable), g_object_unref);
+  g_source_attach (source, here);
+  g_source_unref (source);
+  g_main_context_unref (here);
+}
+
+static gboolean
+checked_keeping_start (SyncifyOperation  *op,
+                       GCancellable      *cancellable,
+                       gpointer           data,
+                       GError           **error)
+{
+  keeping_start (op, cancellable, data);
+  return TRUE;
+}
+
+static void
+test_kept_operation_cancelled (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("kept");
+  SyncifyContext *targets[] = { NULL, bg };
+
+  for (guint t = 0; t < G_N_ELEMENTS (targets); t++)
+    for (guint checked = 0; checked < 2; checked++)
+      {
+        g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+        g_autoptr(GError) error = NULL;
+        SyncifyOperation *kept = NULL;
+        GAsyncResult *result;
+
+        if (checked)
+          result = syncify_context_await_checked (targets[t], SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
+                                                  checked_keeping_start, &kept, cancellable, &error);
+        else
+          result = syncify_context_await_operation (targets[t], SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
+                                                    keeping_start, &kept, cancellable, &error);
+        g_assert_null (result);
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_assert_nonnull (kept);
+        g_assert_true (syncify_operation_is_completed (kept));
+        g_assert_finalize_object (kept);
+      }
+}
+
+/* ------------------------------------------------------------------------ *
+ * Checked functions and objects
+ * ------------------------------------------------------------------------ */
+
+static gboolean
+checked_variant (GCancellable  *cancellable,
+                 gpointer       data,
+                 GVariant     **result,
+                 GError       **error)
+{
+  switch (GPOINTER_TO_INT (data))
+    {
+    case 0:
+      *result = g_variant_new_int32 (42);
+      return TRUE;
+    case 1:
+      *result = NULL;
+      return TRUE;
+    case 2:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no such thing");
+      return FALSE;
+    default:
+      /* A binding that caught an exception: FALSE and nothing else */
+      return FALSE;
+    }
+}
+
+static void
+checked_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  GAsyncResult **out = data;
+
+  *out = g_object_ref (result);
+}
+
+static void
+test_checked_variant (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("variant");
+
+  for (guint mode = 0; mode < 4; mode++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+
+      value = syncify_context_invoke_checked (bg, checked_variant, GINT_TO_POINTER (mode), NULL, &error);
+      for (guint round = 0; round < 2; round++)
+        {
+          switch (mode)
+            {
+            case 0:
+              g_assert_no_error (error);
+              g_assert_cmpint (g_variant_get_int32 (value), ==, 42);
+              g_assert_false (g_variant_is_floating (value));
+              break;
+            case 1:
+              g_assert_no_error (error);
+              g_assert_null (value);
+              break;
+            case 2:
+              g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+              g_assert_null (value);
+              break;
+            default:
+              g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+              g_assert_null (value);
+            }
+          if (round == 1)
+            break;
+          g_clear_error (&error);
+          g_clear_pointer (&value, g_variant_unref);
+          syncify_context_asyncify_checked (bg, SYNCIFY_FLAGS_NONE, checked_variant,
+                                            GINT_TO_POINTER (mode), NULL, checked_done_cb, &result);
+          test_watchdog_arm ("asyncify_checked");
+          while (result == NULL)
+            g_main_context_iteration (NULL, TRUE);
+          value = syncify_context_asyncify_checked_finish (bg, result, &error);
+        }
+    }
+}
+
+#define TEST_TYPE_BOUND (test_bound_get_type ())
+G_DECLARE_FINAL_TYPE (TestBound, test_bound, TEST, BOUND, GObject)
+
+struct _TestBound
+{
+  GObject  parent_instance;
+  GThread *home;
+  GThread *disposed_on;
+  guint    n_disposed;
+};
+
+G_DEFINE_FINAL_TYPE (TestBound, test_bound, G_TYPE_OBJECT)
+
+static void
+test_bound_dispose (GObject *object)
+{
+  TestBound *self = TEST_BOUND (object);
+
+  if (self->n_disposed++ == 0)
+    self->disposed_on = g_thread_self ();
+  G_OBJECT_CLASS (test_bound_parent_class)->dispose (object);
+}
+
+static void
+test_bound_class_init (TestBoundClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = test_bound_dispose;
+}
+
+static void
+test_bound_init (TestBound *self)
+{
+  self->home = g_thread_self ();
+}
+
+static gboolean
+make_bound (GCancellable  *cancellable,
+            gpointer       data,
+            GObject      **result,
+            GError       **error)
+{
+  if (data != NULL)
+    return FALSE;
+  *result = g_object_new (TEST_TYPE_BOUND, NULL);
+  return TRUE;
+}
+
+static void
+test_invoke_object (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("objects");
+  g_autoptr(GError) error = NULL;
+  TestBound *bound;
+  GObject *none;
+
+  bound = (TestBound *) syncify_context_invoke_object (bg, make_bound, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (TEST_IS_BOUND (bound));
+  g_assert_true (bound->home != g_thread_self ());
+  g_assert_cmpuint (bound->n_disposed, ==, 0);
+
+  none = syncify_context_invoke_object (bg, make_bound, GINT_TO_POINTER (1), NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_assert_null (none);
+  g_clear_error (&error);
+
+  /* The teardown order of doc/background.md: dispose on the owner, then
+   * shut down; the last reference may then go anywhere. */
+  g_assert_true (syncify_context_dispose_object (bg, G_OBJECT (bound), &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (bound->n_disposed, ==, 1);
+  g_assert_true (bound->disposed_on == bound->home);
+  syncify_context_shutdown (bg);
+  g_assert_false (syncify_context_dispose_object (bg, G_OBJECT (bound), &error));
+  g_assert_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED);
+  g_assert_cmpuint (bound->n_disposed, ==, 1);
+  g_assert_finalize_object (bound);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -162,6 +489,10 @@ main (int   argc,
 
   g_test_add_func ("/syncify/bindings/await-operation-async/threads",
                    test_await_operation_async_threads);
+  g_test_add_func ("/syncify/bindings/checked-start/fails", test_checked_start_fails);
+  g_test_add_func ("/syncify/bindings/kept-operation/cancelled", test_kept_operation_cancelled);
+  g_test_add_func ("/syncify/bindings/checked-variant", test_checked_variant);
+  g_test_add_func ("/syncify/bindings/invoke-object", test_invoke_object);
 
   ret = g_test_run ();
 

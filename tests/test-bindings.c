@@ -471,6 +471,46 @@ test_invoke_object (void)
   g_assert_finalize_object (bound);
 }
 
+/* ------------------------------------------------------------------------ *
+ * SYNCIFY_DEFINE_START_FUNC for an _async call without a cancellable,
+ * compiled with -Wunused-parameter as an error (-Wextra)
+ * ------------------------------------------------------------------------ */
+
+static void
+double_async (int                  value,
+              GAsyncReadyCallback  callback,
+              gpointer             callback_data)
+{
+  GTask *task = g_task_new (NULL, NULL, callback, callback_data);
+
+  g_task_return_int (task, value * 2);
+  g_object_unref (task);
+}
+
+typedef struct {
+  int value;
+} DoubleArgs;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wunused-parameter"
+SYNCIFY_DEFINE_START_FUNC (double_start, DoubleArgs,
+                           double_async (args->value, callback, callback_data))
+#pragma GCC diagnostic pop
+
+static void
+test_define_start_func_no_cancellable (void)
+{
+  DoubleArgs args = { 21 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+
+  result = syncify_context_await (NULL, SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT, double_start,
+                                  &args, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_task_propagate_int (G_TASK (result), &error), ==, 42);
+  g_assert_no_error (error);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -493,6 +533,8 @@ main (int   argc,
   g_test_add_func ("/syncify/bindings/kept-operation/cancelled", test_kept_operation_cancelled);
   g_test_add_func ("/syncify/bindings/checked-variant", test_checked_variant);
   g_test_add_func ("/syncify/bindings/invoke-object", test_invoke_object);
+  g_test_add_func ("/syncify/bindings/define-start-func/no-cancellable",
+                   test_define_start_func_no_cancellable);
 
   ret = g_test_run ();
 

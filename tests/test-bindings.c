@@ -304,6 +304,11 @@ test_kept_operation_cancelled (void)
         g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
         g_assert_nonnull (kept);
         g_assert_true (syncify_operation_is_completed (kept));
+        /* The source that answered the caller on the background thread may
+         * not have dropped its reference yet. */
+        test_watchdog_arm ("the cancelled operation's last other reference");
+        while (targets[t] != NULL && g_atomic_int_get (&G_OBJECT (kept)->ref_count) > 1)
+          syncify_context_invoke_sync (bg, noop_func, NULL, NULL, NULL);
         g_assert_finalize_object (kept);
       }
 }

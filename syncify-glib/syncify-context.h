@@ -152,6 +152,7 @@ GAsyncResult   *syncify_context_await_finish     (SyncifyContext      *self,
   { \
     ArgsType *args = (ArgsType *) _syncify_user_data; \
     (void) args; \
+    (void) cancellable; /* unused by calls that take no cancellable */ \
     async_call; \
   }
 

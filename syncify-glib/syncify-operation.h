@@ -66,6 +66,115 @@ typedef GVariant *(*SyncifyVariantFunc) (GCancellable  *cancellable,
                                          gpointer       user_data,
                                          GError       **error);
 
+/**
+ * SyncifyCheckedStartFunc:
+ * @operation: the operation to complete: pass [method@Syncify.Operation.complete]
+ *   as the callback of the asynchronous call
+ * @cancellable: (nullable): a [class@Gio.Cancellable] to hand to the call
+ * @user_data: the data passed with the function
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * A [callback@Syncify.OperationStartFunc] that says whether it started the
+ * call: the form to use from language bindings, where a function that
+ * raises an exception may never give its operation back.
+ *
+ * Returning %FALSE ends the call at once with @error (or, when @error is
+ * unset, with %G_IO_ERROR_FAILED). PyGObject and GJS return %FALSE for a
+ * function that raises or throws, and set @error from a `GLib.Error` (GJS:
+ * from any exception), whatever they then do with the function's frames,
+ * so a failing start function always fails its caller promptly. A call the
+ * function started before it failed is abandoned: its result is dropped
+ * when it arrives. If the function completed the operation before
+ * returning %FALSE, that result stands.
+ *
+ * In Python (a raised exception is a %FALSE return):
+ *
+ * |[
+ * def start(operation, cancellable, data):
+ *     file.load_contents_async(cancellable, operation.complete)
+ *     return True
+ * ]|
+ *
+ * In JavaScript:
+ *
+ * |[
+ * const start = (operation, cancellable) => {
+ *     file.load_contents_async(cancellable, (src, res) => operation.complete(src, res));
+ *     return true;
+ * };
+ * ]|
+ *
+ * Returns: %TRUE if the call was started (or the operation completed),
+ *   %FALSE with @error set if it failed
+ *
+ * Since: 1.0
+ */
+typedef gboolean (*SyncifyCheckedStartFunc) (SyncifyOperation  *operation,
+                                             GCancellable      *cancellable,
+                                             gpointer           user_data,
+                                             GError           **error);
+
+/**
+ * SyncifyCheckedVariantFunc:
+ * @cancellable: (nullable): a [class@Gio.Cancellable] the function should
+ *   honour
+ * @user_data: the data passed with the function
+ * @result: (out) (transfer full) (optional) (nullable): return location for
+ *   the result; a floating reference is sunk
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * A [callback@Syncify.VariantFunc] whose success is its boolean return: an
+ * exception in a language binding (PyGObject and GJS return %FALSE for a
+ * function that raises or throws) fails the call, never succeeds with no
+ * value. In Python it returns a pair, in JavaScript an array:
+ *
+ * |[
+ * def work(cancellable, data):
+ *     return True, GLib.Variant('s', data)
+ * ]|
+ *
+ * |[
+ * const work = cancellable => [true, new GLib.Variant('s', 'done')];
+ * ]|
+ *
+ * Returns: %TRUE on success (with *@result %NULL for no value), %FALSE on
+ *   failure, with @error set if the function could say why
+ *
+ * Since: 1.0
+ */
+typedef gboolean (*SyncifyCheckedVariantFunc) (GCancellable  *cancellable,
+                                               gpointer       user_data,
+                                               GVariant     **result,
+                                               GError       **error);
+
+/**
+ * SyncifyCheckedObjectFunc:
+ * @cancellable: (nullable): a [class@Gio.Cancellable] the function should
+ *   honour
+ * @user_data: the data passed with the function
+ * @result: (out) (transfer full) (optional) (nullable): return location for
+ *   the object the function made or found
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Like [callback@Syncify.CheckedVariantFunc], for a function whose result is
+ * an object, such as a loop-bound object made on a background context and
+ * handed out (see [method@Syncify.Context.invoke_object]).
+ *
+ * |[
+ * def make_session(cancellable, data):
+ *     return True, Soup.Session()
+ * ]|
+ *
+ * Returns: %TRUE on success, %FALSE on failure, with @error set if the
+ *   function could say why
+ *
+ * Since: 1.0
+ */
+typedef gboolean (*SyncifyCheckedObjectFunc) (GCancellable  *cancellable,
+                                              gpointer       user_data,
+                                              GObject      **result,
+                                              GError       **error);
+
 SYNCIFY_AVAILABLE_IN_1_0
 void          syncify_operation_complete        (SyncifyOperation    *self,
                                                  GObject             *source_object,
@@ -111,6 +220,53 @@ void          syncify_context_await_operation_async   (SyncifyContext           
                                                        gpointer                   callback_data);
 SYNCIFY_AVAILABLE_IN_1_0
 GAsyncResult *syncify_context_await_operation_finish  (SyncifyContext            *self,
+                                                       GAsyncResult              *result,
+                                                       GError                   **error);
+
+SYNCIFY_AVAILABLE_IN_1_0
+GVariant     *syncify_context_invoke_checked          (SyncifyContext            *self,
+                                                       SyncifyCheckedVariantFunc  func,
+                                                       gpointer                   user_data,
+                                                       GCancellable              *cancellable,
+                                                       GError                   **error);
+SYNCIFY_AVAILABLE_IN_1_0
+void          syncify_context_asyncify_checked        (SyncifyContext            *self,
+                                                       SyncifyFlags               flags,
+                                                       SyncifyCheckedVariantFunc  func,
+                                                       gpointer                   user_data,
+                                                       GCancellable              *cancellable,
+                                                       GAsyncReadyCallback        callback,
+                                                       gpointer                   callback_data);
+SYNCIFY_AVAILABLE_IN_1_0
+GVariant     *syncify_context_asyncify_checked_finish (SyncifyContext            *self,
+                                                       GAsyncResult              *result,
+                                                       GError                   **error);
+SYNCIFY_AVAILABLE_IN_1_0
+GObject      *syncify_context_invoke_object           (SyncifyContext            *self,
+                                                       SyncifyCheckedObjectFunc   func,
+                                                       gpointer                   user_data,
+                                                       GCancellable              *cancellable,
+                                                       GError                   **error);
+SYNCIFY_AVAILABLE_IN_1_0
+gboolean      syncify_context_dispose_object          (SyncifyContext            *self,
+                                                       GObject                   *object,
+                                                       GError                   **error);
+SYNCIFY_AVAILABLE_IN_1_0
+GAsyncResult *syncify_context_await_checked           (SyncifyContext            *self,
+                                                       SyncifyFlags               flags,
+                                                       SyncifyCheckedStartFunc    start,
+                                                       gpointer                   user_data,
+                                                       GCancellable              *cancellable,
+                                                       GError                   **error);
+SYNCIFY_AVAILABLE_IN_1_0
+void          syncify_context_await_checked_async     (SyncifyContext            *self,
+                                                       SyncifyCheckedStartFunc    start,
+                                                       gpointer                   user_data,
+                                                       GCancellable              *cancellable,
+                                                       GAsyncReadyCallback        callback,
+                                                       gpointer                   callback_data);
+SYNCIFY_AVAILABLE_IN_1_0
+GAsyncResult *syncify_context_await_checked_finish    (SyncifyContext            *self,
                                                        GAsyncResult              *result,
                                                        GError                   **error);
 

@@ -63,6 +63,7 @@ try {
 
 Gio._promisify(Syncify.Context.prototype, 'await_operation_async', 'await_operation_finish');
 Gio._promisify(Syncify.Context.prototype, 'asyncify_variant', 'asyncify_variant_finish');
+Gio._promisify(Syncify.Context.prototype, 'asyncify_checked', 'asyncify_checked_finish');
 Gio._promisify(Gio.Subprocess.prototype, 'communicate_utf8_async', 'communicate_utf8_finish');
 
 const SCALE = Number(GLib.getenv('SYNCIFY_TEST_TIMEOUT_SCALE') || '1') || 1;
@@ -168,6 +169,48 @@ function runChild(name) {
 // ---- child cases: each would run JS on another thread ----
 
 const childCases = {
+    // The checked forms (issue 9 section 6, issue 13): a start function or a
+    // function that throws, or that GJS refuses to run on another thread,
+    // fails the call promptly with an error.
+    'checked-start-throws-private'() {
+        const ctx = Syncify.Context.get_default();
+        try {
+            const result = ctx.await_checked(ALLOW_PRIVATE, (operation, cancellable) => {
+                file.load_contents_async(cancellable, (src, res) => operation.complete(src, res));
+                throw new Error('start threw');
+            }, null);
+            print(`returned ${result}`);
+        } catch (e) {
+            print(`error ${e.message}`);
+        }
+    },
+
+    'checked-start-on-bg'() {
+        const bg = Syncify.Context.new_thread('gjs-bg');
+        try {
+            const result = bg.await_checked(Syncify.Flags.NONE, (operation, cancellable) => {
+                file.load_contents_async(cancellable, (src, res) => operation.complete(src, res));
+                return true;
+            }, null);
+            print(`returned ${result}`);
+        } catch (e) {
+            print(`error ${e.message}`);
+        }
+        bg.shutdown();
+        print('shut down');
+    },
+
+    'asyncify-checked'() {
+        const ctx = Syncify.Context.get_default();
+        try {
+            const value = runLoopUntil(ctx.asyncify_checked(Syncify.Flags.NONE,
+                () => [true, new GLib.Variant('s', 'ran')], null));
+            print(`result ${value}`);
+        } catch (e) {
+            print(`error ${e.message}`);
+        }
+    },
+
     'invoke-variant-on-bg'() {
         const bg = Syncify.Context.new_thread('gjs-bg');
         const value = bg.invoke_variant(() => new GLib.Variant('s', 'ran'), null);
@@ -412,6 +455,50 @@ const tests = [
             `child stdout: ${child.stdout}`);
     }],
 ];
+
+tests.push(
+    ['checked/invoke-throws-is-an-error', () => {
+        // Inline on the JS thread: the default context outside a loop.
+        const ctx = Syncify.Context.get_default();
+        const value = ctx.invoke_checked(() => [true, new GLib.Variant('i', 42)], null);
+        assertEqual(value.unpack(), 42, 'invoke_checked value');
+        assertEqual(ctx.invoke_checked(() => [true, null], null), null, 'no value');
+        assertThrowsGError(() => ctx.invoke_checked(() => {
+            throw new GLib.Error(Gio.IOErrorEnum, Gio.IOErrorEnum.NOT_FOUND, 'no such thing');
+        }, null), Gio.IOErrorEnum, Gio.IOErrorEnum.NOT_FOUND, 'a thrown GLib.Error');
+        let threw = null;
+        try {
+            ctx.invoke_checked(() => {
+                throw new TypeError('plain');
+            }, null);
+        } catch (e) {
+            threw = e;
+        }
+        assert(threw !== null && String(threw).includes('plain'), `a thrown TypeError: ${threw}`);
+    }],
+
+    ['checked/start-throws-private-is-an-error', () => {
+        const child = runChild('checked-start-throws-private');
+        assert(!child.hung, `await_checked hung (stdout: ${child.stdout}; stderr: ${child.stderr})`);
+        assert(child.stdout.startsWith('error') && child.stdout.includes('start threw'),
+            `child stdout: ${child.stdout}; stderr: ${child.stderr}`);
+    }],
+
+    ['checked/start-on-bg-is-an-error', () => {
+        const child = runChild('checked-start-on-bg');
+        assert(!child.hung, `await_checked or shutdown hung (stdout: ${child.stdout}; stderr: ${child.stderr})`);
+        assert(child.stderr.includes('The offending callback was CheckedStartFunc()'),
+            `child stderr: ${child.stderr}`);
+        assert(child.stdout.startsWith('error') && child.stdout.includes('shut down'),
+            `child stdout: ${child.stdout}`);
+    }],
+
+    ['checked/asyncify-js-is-an-error', () => {
+        const child = runChild('asyncify-checked');
+        assert(!child.hung, `asyncify_checked never settled (stdout: ${child.stdout}; stderr: ${child.stderr})`);
+        assert(child.stdout.startsWith('error'), `child stdout: ${child.stdout}; stderr: ${child.stderr}`);
+    }]
+);
 
 function diagnostics(text) {
     for (const line of String(text).trimEnd().split('\n'))

@@ -22,10 +22,22 @@
 #   other exception is printed to stderr and the call returns None.
 # - The instance is not nullable from Python: where C passes NULL for "the
 #   calling worker's context", Python passes Syncify.Context.get_current().
-# - asyncify_variant's user_data is packed with the destroy notify: pass none
-#   (or a tuple); a bare non-tuple value gives "expected tuple for callback
-#   user_data" and the job returns None.
+# - User data: PyGObject 3.42 treats every callback user_data of a call whose
+#   last Python argument is a user_data (the `_async`-style entry points, which
+#   end with callback and callback_data) as a tuple of arguments: pass
+#   `(7,)`, or none, and prefer binding values with a lambda or closure. In
+#   the blocking entry points (invoke_*, await_operation, await_checked) it
+#   is a plain value. A bare value where a tuple is expected gives
+#   "expected tuple for callback user_data": with the checked forms the
+#   call then fails with an error (TestChecked); with asyncify_variant it
+#   returns None.
+# - The checked forms (invoke_checked, asyncify_checked, invoke_object,
+#   await_checked, await_checked_async) take functions returning a boolean
+#   (and, for the variant and object ones, the value: `return True, value`).
+#   A function that raises makes PyGObject return False: the call fails with
+#   the GLib.Error raised, or G_IO_ERROR_FAILED for any other exception.
 
+import contextlib
 import faulthandler
 import io
 import os
@@ -685,6 +697,185 @@ except GLib.Error as e:
             self.fail(hung)
         self.assertIn('TypeError', child.stderr)
         self.assertTrue(child.stdout.startswith('error'), child.stdout)
+
+
+class TestChecked(SyncifyTestCase):
+    """The checked entry points: an exception in a Python function reaches
+    the caller as an error, promptly, whatever PyGObject does with the
+    function's frames (it keeps them in sys.last_traceback)."""
+
+    def failed(self, e):
+        return is_error(e, Gio.io_error_quark(), Gio.IOErrorEnum.FAILED)
+
+    def test_invoke_checked(self):
+        bg = Syncify.Context.new_thread('py-checked')
+        self.addCleanup(bg.shutdown)
+
+        def work(cancellable, data):
+            return True, GLib.Variant('(ti)', (threading.get_ident(), data))
+
+        value = bg.invoke_checked(work, 21).unpack()
+        self.assertNotEqual(value[0], MAIN)
+        self.assertEqual(value[1], 21)
+        self.assertIsNone(bg.invoke_checked(lambda c, d: (True, None), None))
+
+        def raises(cancellable, data):
+            raise ValueError('not a GLib.Error')
+
+        def raises_gerror(cancellable, data):
+            raise GLib.Error.new_literal(Gio.io_error_quark(), 'no such thing',
+                                         Gio.IOErrorEnum.NOT_FOUND)
+
+        saved = sys.stderr
+        sys.stderr = captured = io.StringIO()
+        try:
+            with self.assertRaises(GLib.Error) as cm:
+                bg.invoke_checked(raises, None)
+        finally:
+            sys.stderr = saved
+        self.assertTrue(self.failed(cm.exception), cm.exception)
+        self.assertIn('ValueError', captured.getvalue())
+        with self.assertRaises(GLib.Error) as cm:
+            bg.invoke_checked(raises_gerror, None)
+        self.assertTrue(is_error(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND))
+
+    def test_asyncify_checked(self):
+        outcomes = []
+
+        def done(source, result, *data):
+            try:
+                outcomes.append(('ok', source.asyncify_checked_finish(result), data))
+            except GLib.Error as e:
+                outcomes.append(('error', e, data))
+
+        def work(cancellable, data):
+            return True, GLib.Variant('i', data * 2)
+
+        def raises(cancellable, data):
+            raise RuntimeError('in a worker')
+
+        saved = sys.stderr
+        sys.stderr = io.StringIO()
+        try:
+            # The user data convention of _async-style calls: a tuple.
+            self.default.asyncify_checked(Syncify.Flags.NONE, work, (21,), None, done, 'x')
+            self.default.asyncify_checked(Syncify.Flags.NONE, raises, None, None, done)
+            # A bare value: PyGObject refuses it, the job fails (never a silent None).
+            self.default.asyncify_checked(Syncify.Flags.NONE, work, 7, None, done)
+            self.run_loop(lambda: len(outcomes) == 3)
+        finally:
+            sys.stderr = saved
+        oks = [o for o in outcomes if o[0] == 'ok']
+        errors = [o for o in outcomes if o[0] == 'error']
+        self.assertEqual(len(oks), 1, outcomes)
+        self.assertEqual(oks[0][1].unpack(), 42)
+        self.assertEqual(oks[0][2], ('x',))
+        self.assertEqual(len(errors), 2, outcomes)
+        for e in errors:
+            self.assertTrue(self.failed(e[1]), e[1])
+
+    def test_invoke_object_and_dispose(self):
+        bg = Syncify.Context.new_thread('py-objects')
+        made_on = []
+
+        def make(cancellable, data):
+            made_on.append(threading.get_ident())
+            return True, Gio.SocketClient()
+
+        client = bg.invoke_object(make, None)
+        self.assertIsInstance(client, Gio.SocketClient)
+        self.assertNotEqual(made_on[0], MAIN)
+        with self.assertRaises(GLib.Error):
+            with contextlib.redirect_stderr(io.StringIO()):
+                bg.invoke_object(lambda c, d: 1 / 0, None)
+        self.assertTrue(bg.dispose_object(client))
+        bg.shutdown()
+        with self.assertRaises(GLib.Error) as cm:
+            bg.dispose_object(client)
+        self.assertTrue(is_error(cm.exception, Syncify.error_quark(), Syncify.Error.CLOSED))
+
+    def raising_start(self, exception, start_call=True):
+        kept = []
+
+        def start(operation, cancellable, data):
+            kept.append(operation)
+            if start_call:
+                self.file.load_contents_async(cancellable, operation.complete)
+            raise exception
+        return start
+
+    def test_start_raises_private(self):
+        saved = sys.stderr
+        sys.stderr = io.StringIO()
+        try:
+            for exception in (ValueError('start failed'),
+                              GLib.Error.new_literal(Gio.io_error_quark(), 'no such thing',
+                                                     Gio.IOErrorEnum.NOT_FOUND)):
+                with self.assertRaises(GLib.Error) as cm:
+                    self.default.await_checked(ALLOW_PRIVATE, self.raising_start(exception), None)
+                if isinstance(exception, GLib.Error):
+                    self.assertTrue(is_error(cm.exception, Gio.io_error_quark(),
+                                             Gio.IOErrorEnum.NOT_FOUND), cm.exception)
+                else:
+                    self.assertTrue(self.failed(cm.exception), cm.exception)
+        finally:
+            sys.stderr = saved
+        # The next call on this thread works (and drops the abandoned results).
+        result = self.default.await_checked(
+            ALLOW_PRIVATE, lambda op, c, d: self.file.load_contents_async(c, op.complete) or True,
+            None)
+        self.check_loaded(result)
+
+    def test_start_raises_on_background(self):
+        bg = Syncify.Context.new_thread('py-start')
+        self.addCleanup(bg.shutdown)
+        saved = sys.stderr
+        sys.stderr = io.StringIO()
+        try:
+            with self.assertRaises(GLib.Error) as cm:
+                bg.await_checked(Syncify.Flags.NONE, self.raising_start(KeyError('k')), None)
+        finally:
+            sys.stderr = saved
+        self.assertTrue(self.failed(cm.exception), cm.exception)
+
+        outcomes = []
+
+        def done(source, result, *data):
+            try:
+                outcomes.append(source.await_checked_finish(result))
+            except GLib.Error as e:
+                outcomes.append(e)
+
+        sys.stderr = io.StringIO()
+        try:
+            bg.await_checked_async(self.raising_start(ValueError('v'), start_call=False),
+                                   None, None, done)
+            self.run_loop(lambda: outcomes)
+        finally:
+            sys.stderr = saved
+        self.assertTrue(self.failed(outcomes[0]), outcomes[0])
+
+    def test_old_form_start_raises_cancel_ends_it(self):
+        # await_operation (the unchecked form): the raising start function's
+        # operation is kept alive by the traceback; cancelling ends the call.
+        cancellable = Gio.Cancellable()
+
+        def start(operation, cancellable_, data):
+            here = GLib.MainContext.get_thread_default()
+            source = GLib.idle_source_new()
+            source.set_callback(lambda *a: cancellable.cancel() or GLib.SOURCE_REMOVE)
+            source.attach(here)
+            raise ValueError('start failed, operation kept by the traceback')
+
+        saved = sys.stderr
+        sys.stderr = io.StringIO()
+        try:
+            with self.assertRaises(GLib.Error) as cm:
+                self.default.await_operation(ALLOW_PRIVATE, start, None, cancellable)
+        finally:
+            sys.stderr = saved
+        self.assertTrue(is_error(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED),
+                        cm.exception)
 
 
 if __name__ == '__main__':

@@ -1632,6 +1632,14 @@ syncify_context_peek_background (SyncifyContext *self)
   return self->background;
 }
 
+SyncifyOwnerRecord *
+syncify_context_peek_owner_record (SyncifyContext *self)
+{
+  Inbox *inbox = (Inbox *) self->inbox;
+
+  return inbox != NULL ? &inbox->owner : NULL;
+}
+
 SyncifyThread *
 syncify_context_peek_owner (SyncifyContext *self)
 {

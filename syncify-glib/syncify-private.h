@@ -86,9 +86,6 @@ typedef struct {
   gboolean         owns_default; /* the thread owned the global default main
                                   * context when it blocked (for a default
                                   * context whose inbox has not seen its owner yet) */
-  GPtrArray       *acquired; /* (owned) (nullable): the GMainContexts of contexts
-                              * with no owner record that it owned (acquired
-                              * without iterating them) when it blocked */
   gboolean         owner_blocked; /* PUSH: the target's owner was itself blocked
                                    * in the library when this wait began */
 } SyncifyWaitState;
@@ -99,8 +96,10 @@ typedef struct {
  * SyncifyContext, in its inbox. */
 typedef struct {
   SyncifyThread   *owner;    /* (atomic) (nullable) */
-  GList            link;     /* in owner->owned, or in the registry's list of
-                              * unowned records; protected by the registry lock */
+  GList            link;     /* in owner->owned; protected by the registry lock */
+  SyncifyThread   *creator;  /* the thread that wrapped the context; valid while
+                              * its serial is creator_serial (registry lock) */
+  guint64          creator_serial;
   GMainContext    *main_context; /* not owned */
 } SyncifyOwnerRecord;
 
@@ -119,6 +118,7 @@ struct _SyncifyThread
   GList             blocked_link;    /* in the list of blocked threads */
   SyncifyWaitState  wait;
   GQueue            owned;           /* SyncifyOwnerRecord of the contexts it owns */
+  guint64           serial;          /* this incarnation of the state */
   GList             deliver_link;    /* in the deliverer index, while it runs a
                                       * job that delivers to a private context */
   guint             search_mark;     /* the last cycle search that visited it */
@@ -271,6 +271,7 @@ GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
 /* The thread that owns the context's main context (SyncifyOwnerRecord), or
  * NULL if no live thread has iterated it. */
 SyncifyThread  *syncify_context_peek_owner   (SyncifyContext *self);
+SyncifyOwnerRecord *syncify_context_peek_owner_record (SyncifyContext *self);
 gboolean        syncify_context_peek_background   (SyncifyContext *self);
 char           *syncify_context_describe     (SyncifyContext *self);
 

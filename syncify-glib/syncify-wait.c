@@ -36,7 +36,10 @@ static GHashTable *registry_deliverers;
  * for the next thread, so a late signal can never touch freed memory. */
 static GQueue      free_threads = G_QUEUE_INIT;      /* SyncifyThread, via link */
 static guint       search_serial;                     /* the last cycle search */
-static GQueue      registry_unowned = G_QUEUE_INIT;  /* SyncifyOwnerRecord with no owner */
+static guint64     thread_serial;                     /* the last SyncifyThread.serial */
+/* The default context's record, if it is wrapped: while it has an owner,
+ * blocking threads need not test whether they own the default context. */
+static SyncifyOwnerRecord *default_record;
 
 static void syncify_thread_free (gpointer data);
 /* The GPrivate only provides the destructor at thread exit; lookups go
@@ -135,6 +138,7 @@ syncify_thread_self (void)
 
   thread->link.data = thread;
   syncify_mutex_lock (&registry_lock);
+  thread->serial = ++thread_serial;
   g_queue_push_tail_link (&registry_threads, &thread->link);
   syncify_mutex_unlock (&registry_lock);
 
@@ -156,13 +160,13 @@ syncify_thread_free (gpointer data)
   syncify_mutex_lock (&registry_lock);
   g_queue_unlink (&registry_threads, &thread->link);
   private_context = g_steal_pointer (&thread->private_context);
-  /* A thread that exits iterates nothing any more. */
+  /* A thread that exits iterates nothing any more, and holds nothing. */
+  thread->serial = 0;
   while ((link = g_queue_pop_head_link (&thread->owned)) != NULL)
     {
       SyncifyOwnerRecord *record = link->data;
 
       g_atomic_pointer_set (&record->owner, NULL);
-      g_queue_push_tail_link (&registry_unowned, link);
     }
   syncify_mutex_unlock (&registry_lock);
 
@@ -357,11 +361,16 @@ void
 syncify_owner_record_init (SyncifyOwnerRecord *record,
                            GMainContext       *main_context)
 {
+  SyncifyThread *creator = syncify_thread_self ();
+
   record->owner = NULL;
   record->main_context = main_context;
   record->link = (GList) { .data = record };
   syncify_mutex_lock (&registry_lock);
-  g_queue_push_tail_link (&registry_unowned, &record->link);
+  record->creator = creator;
+  record->creator_serial = creator->serial;
+  if (main_context == g_main_context_default ())
+    default_record = record;
   syncify_mutex_unlock (&registry_lock);
 }
 
@@ -371,8 +380,6 @@ owner_record_unlink (SyncifyOwnerRecord *record)
 {
   if (record->owner != NULL)
     g_queue_unlink (&record->owner->owned, &record->link);
-  else
-    g_queue_unlink (&registry_unowned, &record->link);
 }
 
 void
@@ -381,6 +388,8 @@ syncify_owner_record_fini (SyncifyOwnerRecord *record)
   syncify_mutex_lock (&registry_lock);
   owner_record_unlink (record);
   g_atomic_pointer_set (&record->owner, NULL);
+  if (default_record == record)
+    default_record = NULL;
   syncify_mutex_unlock (&registry_lock);
 }
 
@@ -406,7 +415,6 @@ syncify_owner_record_clear (SyncifyOwnerRecord *record)
     {
       owner_record_unlink (record);
       g_atomic_pointer_set (&record->owner, NULL);
-      g_queue_push_tail_link (&registry_unowned, &record->link);
     }
   syncify_mutex_unlock (&registry_lock);
 }
@@ -486,27 +494,51 @@ describe_main_context (GMainContext   *main_context,
 static SyncifyThread *
 blocked_owner (const SyncifyWaitState *wait)
 {
-  SyncifyThread *owner = wait->context != NULL ? syncify_context_peek_owner (wait->context) : NULL;
+  SyncifyOwnerRecord *record;
+  SyncifyThread *owner = NULL;
+
+  if (wait->context == NULL)
+    return NULL;
+
+  record = syncify_context_peek_owner_record (wait->context);
+  if (record != NULL)
+    owner = g_atomic_pointer_get (&record->owner);
 
   if (owner == NULL)
     {
-      /* Owned by a thread that acquired it without iterating it (or the
-       * default context, wrapped while its owner was blocked in a
-       * dispatch, before its inbox saw an iteration): rare, so a walk. */
-      gboolean is_default = wait->target == g_main_context_default ();
-
-      for (GList *l = registry_blocked.head; l != NULL; l = l->next)
+      /* No thread iterates it, yet the pusher found it held. The default
+       * context may have been wrapped while its owner was blocked in a
+       * dispatch, before its inbox saw an iteration: the blocked threads
+       * said whether they held it. Any other context was acquired without
+       * being iterated: by the thread that wrapped it, if that one is
+       * blocked (the only holder the library can name without testing
+       * every live context on every blocking call). */
+      if (wait->target == g_main_context_default ())
         {
-          SyncifyThread *t = l->data;
+          for (GList *l = registry_blocked.head; l != NULL; l = l->next)
+            {
+              SyncifyThread *t = l->data;
 
-          if ((is_default && t->wait.owns_default) ||
-              (t->wait.acquired != NULL && g_ptr_array_find (t->wait.acquired, wait->target, NULL)))
-            return t;
+              if (t->wait.owns_default)
+                return t;
+            }
+          return NULL;
         }
-      return NULL;
+
+      if (record == NULL || record->creator == NULL ||
+          record->creator->serial != record->creator_serial ||
+          record->creator->wait.kind == SYNCIFY_WAIT_NONE)
+        return NULL;
+      /* Held by anyone at all? */
+      if (g_main_context_acquire (wait->target))
+        {
+          g_main_context_release (wait->target);
+          return NULL;
+        }
+      return record->creator;
     }
 
-  return owner != NULL && owner->wait.kind != SYNCIFY_WAIT_NONE ? owner : NULL;
+  return owner->wait.kind != SYNCIFY_WAIT_NONE ? owner : NULL;
 }
 
 typedef struct {
@@ -672,20 +704,10 @@ syncify_wait_begin (SyncifyThread    *thread,
     .kind = kind,
     .target = target,
     .context = context,
-    .owns_default = g_main_context_is_owner (g_main_context_default ()),
+    /* Only needed while the default context has no owner record. */
+    .owns_default = (default_record == NULL || default_record->owner == NULL) &&
+                    g_main_context_is_owner (g_main_context_default ()),
   };
-  /* Contexts that no thread iterates but this one may hold. */
-  for (GList *l = registry_unowned.head; l != NULL; l = l->next)
-    {
-      SyncifyOwnerRecord *record = l->data;
-
-      if (g_main_context_is_owner (record->main_context))
-        {
-          if (thread->wait.acquired == NULL)
-            thread->wait.acquired = g_ptr_array_new ();
-          g_ptr_array_add (thread->wait.acquired, record->main_context);
-        }
-    }
   if (kind == SYNCIFY_WAIT_PUSH)
     {
       SyncifyThread *owner = blocked_owner (&thread->wait);
@@ -709,7 +731,6 @@ syncify_wait_begin (SyncifyThread    *thread,
       g_autofree char *description = describe_cycle (&search);
 
       search_clear (&search);
-      g_clear_pointer (&thread->wait.acquired, g_ptr_array_unref);
       thread->wait = *saved;
       if (saved->kind == SYNCIFY_WAIT_NONE)
         g_queue_unlink (&registry_blocked, &thread->blocked_link);
@@ -730,14 +751,9 @@ void
 syncify_wait_end (SyncifyThread    *thread,
                   SyncifyWaitState *saved)
 {
-  GPtrArray *acquired;
-
   syncify_mutex_lock (&registry_lock);
-  acquired = thread->wait.acquired;
   thread->wait = *saved;
   if (saved->kind == SYNCIFY_WAIT_NONE)
     g_queue_unlink (&registry_blocked, &thread->blocked_link);
   syncify_mutex_unlock (&registry_lock);
-
-  g_clear_pointer (&acquired, g_ptr_array_unref);
 }

@@ -476,8 +476,12 @@ typedef struct {
   SyncifyOwnerRecord  owner;      /* the thread that iterates main_context */
   GMutex              lock;
   GQueue              queue;      /* Call; protected by @lock */
-  Call               *running;    /* the innermost waiting call being run, linked
-                                   * to the outer ones; protected by @lock */
+  Call               *running;    /* the innermost invoke_sync call being run,
+                                   * linked to the outer ones; only touched by
+                                   * the thread that owns the context, which
+                                   * runs them and lends their waiters' slots
+                                   * when it blocks (an owner change goes
+                                   * through the registry lock) */
   gboolean            closed;     /* protected by @lock */
 } Inbox;
 
@@ -840,16 +844,12 @@ call_run_invoke (SyncifyContext *self,
 
   /* Known as running: if the function blocks in the library, this thread
    * lends the waiter's worker slot (lend_owned_waiters). */
-  syncify_mutex_lock (&inbox->lock);
   call->outer = inbox->running;
   inbox->running = call;
-  syncify_mutex_unlock (&inbox->lock);
 
   call->result = call->func (call->user_data, call->cancellable, &call->error);
 
-  syncify_mutex_lock (&inbox->lock);
   inbox->running = call->outer;
-  syncify_mutex_unlock (&inbox->lock);
 
   if (tracked)
     context_untrack_cancel (self, &call->cancel_entry);
@@ -1957,9 +1957,10 @@ lend_owned_waiters (gpointer data,
       if (call->waiter != NULL)
         syncify_thread_lend_slot (call->waiter);
     }
+  syncify_mutex_unlock (&inbox->lock);
+  /* Only this thread, the owner, touches the running list. */
   for (Call *call = inbox->running; call != NULL; call = call->outer)
     syncify_thread_lend_slot (call->waiter);
-  syncify_mutex_unlock (&inbox->lock);
 }
 
 /* syncify_wait_begin(), then the lending that goes with blocking. */

@@ -525,6 +525,10 @@ blocked_owner (const SyncifyWaitState *wait)
           return NULL;
         }
 
+      /* (A background context is only ever held by its own thread, which
+       * is about to iterate it.) */
+      if (syncify_context_peek_background (wait->context))
+        return NULL;
       if (record == NULL || record->creator == NULL ||
           record->creator->serial != record->creator_serial ||
           record->creator->wait.kind == SYNCIFY_WAIT_NONE)

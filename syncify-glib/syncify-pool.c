@@ -90,7 +90,7 @@ static guint
 pool_limit (void)
 {
   if G_UNLIKELY (pool.base_limit == 0)
-    pool.base_limit = MAX (2, g_get_num_processors ());
+    pool.base_limit = MAX (2, syncify_usable_processors ());
 
   return pool.base_limit + pool.extra;
 }

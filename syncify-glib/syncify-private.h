@@ -140,6 +140,9 @@ struct _SyncifyThread
 };
 
 SyncifyThread *syncify_thread_self          (void);
+/* The processors this process may use: its affinity mask and its cgroup's
+ * CPU quota allowing. Read once. */
+guint          syncify_usable_processors    (void);
 void           syncify_thread_set_name      (SyncifyThread *thread,
                                              const char    *name);
 const char    *syncify_thread_get_name      (SyncifyThread *thread);

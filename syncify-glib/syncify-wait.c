@@ -216,18 +216,59 @@ futex_wake (gint *word)
 }
 #endif
 
-/* The processors this process may run on (g_get_num_processors() in GLib
- * 2.74 ignores the affinity mask, as set by taskset). */
+/* A cgroup v2 CPU quota ("max 100000" or "150000 100000" in cpu.max), as
+ * a number of processors rounded up; 0 when there is none. */
 static guint
-usable_processors (void)
+cgroup_quota_processors (void)
 {
-#ifdef CPU_COUNT
-  cpu_set_t set;
+  g_autofree char *cgroup = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *max = NULL;
+  const char *rel;
+  gint64 quota, period;
+  char *end;
 
-  if (sched_getaffinity (0, sizeof set, &set) == 0)
-    return MAX (1, CPU_COUNT (&set));
+  /* "0::/some/group" */
+  if (!g_file_get_contents ("/proc/self/cgroup", &cgroup, NULL, NULL))
+    return 0;
+  rel = strstr (cgroup, "0::");
+  if (rel == NULL)
+    return 0;
+  rel += 3;
+  cgroup[strcspn (cgroup, "\n")] = '\0';
+  path = g_build_filename ("/sys/fs/cgroup", rel, "cpu.max", NULL);
+  if (!g_file_get_contents (path, &max, NULL, NULL) || g_str_has_prefix (max, "max"))
+    return 0;
+  quota = g_ascii_strtoll (max, &end, 10);
+  period = g_ascii_strtoll (end, NULL, 10);
+  if (quota <= 0 || period <= 0)
+    return 0;
+  return (guint) ((quota + period - 1) / period);
+}
+
+guint
+syncify_usable_processors (void)
+{
+  static gsize cached = 0;
+
+  if (g_once_init_enter (&cached))
+    {
+      guint n = g_get_num_processors ();
+      guint quota = cgroup_quota_processors ();
+#ifdef CPU_COUNT
+      cpu_set_t set;
+
+      /* GLib 2.74's g_get_num_processors() ignores the affinity mask (as
+       * set by taskset). */
+      if (sched_getaffinity (0, sizeof set, &set) == 0)
+        n = MAX (1, CPU_COUNT (&set));
 #endif
-  return g_get_num_processors ();
+      if (quota > 0)
+        n = MIN (n, quota);
+      g_once_init_leave (&cached, MAX (1, n));
+    }
+
+  return (guint) cached;
 }
 
 /* Waiters spinning right now, and how many may: one fewer than the usable
@@ -235,8 +276,9 @@ usable_processors (void)
 static gint n_spinning;
 static gint max_spinners = 1;
 
-/* How long a waiter spins before it sleeps: 0 on a single processor (or
- * when SYNCIFY_SPIN_US=0 says so). */
+/* How long a waiter spins before it sleeps: 20 us, 0 on a single usable
+ * processor. SYNCIFY_SPIN_US (0 to 1000) overrides it, for measurements
+ * (documented in doc/threading.md). */
 static gint
 spin_budget_us (void)
 {
@@ -246,7 +288,7 @@ spin_budget_us (void)
   if G_UNLIKELY (b < 0)
     {
       const char *env = g_getenv ("SYNCIFY_SPIN_US");
-      guint n_cpus = usable_processors ();
+      guint n_cpus = syncify_usable_processors ();
 
       if (env != NULL)
         b = CLAMP (g_ascii_strtoll (env, NULL, 10), 0, 1000);

@@ -336,7 +336,7 @@ test_soak (void)
   guint fds_before, threads_before;
   gint64 end;
 
-  test_watchdog_arm ("the soak run");
+  test_watchdog_arm_longer ("the soak run", (gint64) (soak_seconds * G_USEC_PER_SEC));
   fds_before = test_count_fds ();
   threads_before = test_count_other_threads ();
 

@@ -78,6 +78,19 @@ test_watchdog_arm (const char *what)
   g_mutex_unlock (&test_watchdog_lock);
 }
 
+/* Like test_watchdog_arm(), with @extra_us more than the bound (for a run
+ * whose length is set on purpose, like the long soak). */
+static inline void
+test_watchdog_arm_longer (const char *what,
+                          gint64      extra_us)
+{
+  test_watchdog_arm (what);
+  g_mutex_lock (&test_watchdog_lock);
+  test_watchdog_deadline += extra_us;
+  g_cond_signal (&test_watchdog_cond);
+  g_mutex_unlock (&test_watchdog_lock);
+}
+
 static inline void
 test_watchdog_disarm (void)
 {

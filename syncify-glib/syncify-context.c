@@ -1807,9 +1807,11 @@ set_not_in_worker_error (GError         **error,
  *   %NULL for the calling worker's context (see
  *   [func@Syncify.Context.get_current])
  * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
- * @start: (scope call): starts the operation, like an `_async` GIO call
- * @finish: (scope call): completes it, like a callback calling `_finish`
- * @user_data: (closure start): data for @start and @finish
+ * @start: (scope call) (closure user_data): starts the operation, like an
+ *   `_async` GIO call
+ * @finish: (scope call) (closure user_data): completes it, like a callback
+ *   calling `_finish`
+ * @user_data: data for @start and @finish
  * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @start
  * @error: return location for a [struct@GLib.Error]
  *
@@ -1927,8 +1929,8 @@ syncify_context_syncify (SyncifyContext     *self,
  * syncify_context_invoke_sync: (skip)
  * @self: (nullable): the context to run @func on, or %NULL for the calling
  *   worker's context
- * @func: (scope call): the function to run
- * @user_data: (closure func): data for @func
+ * @func: (scope call) (closure user_data): the function to run
+ * @user_data: data for @func
  * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
  * @error: return location for a [struct@GLib.Error]
  *

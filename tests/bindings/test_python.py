@@ -303,6 +303,24 @@ class TestPrivatePath(SyncifyTestCase):
         self.check_loaded(self.default.await_operation(ALLOW_PRIVATE, outer))
         self.assertEqual(outer_result, [True])
 
+    def test_nested_with_closure(self):
+        # The GClosure form (for GJS): a Python callable works, without the
+        # trailing data argument, also nested and with a cancellable.
+        cancellable = Gio.Cancellable()
+        given = []
+
+        def inner(operation, c):
+            given.append(c)
+            self.file.load_contents_async(c, operation.complete)
+
+        def outer(operation, c):
+            self.check_loaded(self.default.await_operation_with_closure(
+                ALLOW_PRIVATE, inner, cancellable))
+            self.file.load_contents_async(c, operation.complete)
+
+        self.check_loaded(self.default.await_operation_with_closure(ALLOW_PRIVATE, outer, None))
+        self.assertEqual(given, [cancellable])
+
     def test_not_in_worker(self):
         started = []
         with self.assertRaises(GLib.Error) as caught:

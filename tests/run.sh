@@ -338,7 +338,11 @@ mounted_below () {
 }
 
 trixie_mount () {
-  local r=$TRIXIE_ROOT
+  local r=$TRIXIE_ROOT m
+  # Mounts left by an earlier run that was killed: they are this script's.
+  for m in $(awk -v d="$r" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    as_root umount "$m" 2>/dev/null || as_root umount -l "$m" 2>/dev/null || true
+  done
   as_root mount -t proc proc "$r/proc" && TRIXIE_MOUNTS+=("$r/proc")
   as_root mount -t sysfs sysfs "$r/sys" && TRIXIE_MOUNTS+=("$r/sys")
   as_root mount --bind /dev "$r/dev" && TRIXIE_MOUNTS+=("$r/dev")

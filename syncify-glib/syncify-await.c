@@ -22,8 +22,9 @@ await_finish (GObject       *source_object,
  * @self: (nullable): the context to run the operation on, or %NULL for the
  *   calling worker's context
  * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
- * @start: (scope call): starts the operation, like an `_async` GIO call
- * @user_data: (closure start): data for @start
+ * @start: (scope call) (closure user_data): starts the operation, like an
+ *   `_async` GIO call
+ * @user_data: data for @start
  * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @start
  * @error: return location for a [struct@GLib.Error]
  *

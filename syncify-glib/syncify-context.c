@@ -2194,9 +2194,11 @@ set_not_in_worker_error (GError         **error,
  *   %NULL for the calling worker's context (see
  *   [func@Syncify.Context.get_current])
  * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
- * @start: (scope call): starts the operation, like an `_async` GIO call
- * @finish: (scope call): completes it, like a callback calling `_finish`
- * @user_data: (closure start): data for @start and @finish
+ * @start: (scope call) (closure user_data): starts the operation, like an
+ *   `_async` GIO call
+ * @finish: (scope call) (closure user_data): completes it, like a callback
+ *   calling `_finish`
+ * @user_data: data for @start and @finish
  * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @start
  * @error: return location for a [struct@GLib.Error]
  *
@@ -2294,25 +2296,14 @@ syncify_context_syncify (SyncifyContext     *self,
     }
 
   {
+    /* The operation runs on this thread's private context, not on the
+     * target's: it gets the caller's cancellable as it is (or the
+     * worker's, or one that follows both), and the target's shutdown
+     * does not touch it. */
     Chain chain;
-    CancelEntry entry;
-    GCancellable *effective;
-    gpointer result;
+    GCancellable *effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
+    gpointer result = run_private (thread, start, finish, user_data, effective, error);
 
-    /* For a context, its shutdown cancels the operation too. */
-    if (target != NULL)
-      {
-        effective = work_cancellable (target, &chain, cancellable, job_cancellable);
-        if (chain.combined != NULL)
-          context_track_cancel (target, &entry, effective);
-      }
-    else
-      effective = chain_init (&chain, cancellable, job_cancellable, FALSE);
-
-    result = run_private (thread, start, finish, user_data, effective, error);
-
-    if (target != NULL && chain.combined != NULL)
-      context_untrack_cancel (target, &entry);
     chain_clear (&chain);
     return result;
   }
@@ -2322,8 +2313,8 @@ syncify_context_syncify (SyncifyContext     *self,
  * syncify_context_invoke_sync: (skip)
  * @self: (nullable): the context to run @func on, or %NULL for the calling
  *   worker's context
- * @func: (scope call): the function to run
- * @user_data: (closure func): data for @func
+ * @func: (scope call) (closure user_data): the function to run
+ * @user_data: data for @func
  * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
  * @error: return location for a [struct@GLib.Error]
  *

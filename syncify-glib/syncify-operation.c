@@ -57,6 +57,16 @@
  * expects every user data as a tuple of arguments (`(7,)`). Binding values
  * with a lambda or a closure works the same everywhere.
  *
+ * GJS (at least 1.74 to 1.82) keeps the callback it made for a call in a slot
+ * of the called function, not of the call: a function called again from its
+ * own callback, before it returned, frees the inner call's callback twice
+ * and the outer one never (a use-after-free that shows as a
+ * `g_closure_ref: assertion 'closure->ref_count > 0' failed` critical and a
+ * crash later on). This is what a nested blocking call does, so from
+ * JavaScript nest [method@Syncify.Context.await_operation_with_closure],
+ * which takes its start function as a [struct@GObject.Closure] that GJS
+ * keeps per call.
+ *
  * JavaScript (GJS) runs JavaScript on its main thread only. From GJS, use
  * the private-context path (%SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT) and
  * [method@Syncify.Context.await_operation_async] on a context the script's
@@ -65,9 +75,11 @@
  * [method@Syncify.Context.asyncify_variant], or to
  * [method@Syncify.Context.invoke_variant] or a start function given to
  * [method@Syncify.Context.await_operation] on a background context) is never
- * run: GJS blocks the call and logs a critical ("Attempting to run a JS
- * callback on a different thread"). It does not crash: a variant function
- * then returns %NULL, and an operation fails with %G_IO_ERROR_FAILED.
+ * run: GJS 1.74 blocks the call and logs a critical ("Attempting to run a
+ * JS callback on a different thread"); a variant function then returns
+ * %NULL, and an operation fails with %G_IO_ERROR_FAILED. GJS 1.82 crashes
+ * there instead (in GJS, on the other thread), so never hand a JavaScript
+ * function to a call that runs it on another thread.
  *
  * Since: 1.0
  */
@@ -651,6 +663,82 @@ syncify_context_await_operation (SyncifyContext             *self,
 
   return syncify_context_syncify (self, flags, operation_start, operation_finish, &w,
                                   cancellable, error);
+}
+
+static void
+closure_start (SyncifyOperation *operation,
+               GCancellable     *cancellable,
+               gpointer          user_data)
+{
+  GClosure *closure = user_data;
+  GValue params[2] = { G_VALUE_INIT, G_VALUE_INIT };
+
+  g_value_init (&params[0], SYNCIFY_TYPE_OPERATION);
+  g_value_set_object (&params[0], operation);
+  g_value_init (&params[1], G_TYPE_CANCELLABLE);
+  g_value_set_object (&params[1], cancellable);
+
+  g_closure_invoke (closure, NULL, G_N_ELEMENTS (params), params, NULL);
+
+  g_value_unset (&params[0]);
+  g_value_unset (&params[1]);
+}
+
+/**
+ * syncify_context_await_operation_with_closure:
+ * @self: (nullable): the context to run the operation on, or %NULL for the
+ *   calling worker's context
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
+ * @start: a closure taking the [class@Syncify.Operation] and the
+ *   [class@Gio.Cancellable] (or %NULL), and returning nothing: starts the
+ *   operation, as a [callback@Syncify.OperationStartFunc] does
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @start
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * [method@Syncify.Context.await_operation] with the start function given as
+ * a [struct@GObject.Closure]: for language bindings that keep a callback per
+ * function rather than per call, where a call nested in its own start
+ * function (a blocking call inside an operation's start) would free the
+ * outer call's callback too early. GJS is one (see [class@Syncify.Operation]);
+ * in JavaScript:
+ *
+ * |[<!-- language="JavaScript" -->
+ * const result = Syncify.Context.get_default().await_operation_with_closure(
+ *     Syncify.Flags.ALLOW_PRIVATE_CONTEXT,
+ *     (operation, cancellable) => file.load_contents_async(cancellable,
+ *         (source, res) => operation.complete(source, res)),
+ *     null);
+ * ]|
+ *
+ * @start is invoked once, on the thread that runs the operation, before this
+ * function returns; it is not kept afterwards.
+ *
+ * Returns: (transfer full) (nullable): the result of the asynchronous call,
+ *   or %NULL with @error set if it could not run
+ *
+ * Since: 1.0
+ */
+GAsyncResult *
+syncify_context_await_operation_with_closure (SyncifyContext  *self,
+                                              SyncifyFlags     flags,
+                                              GClosure        *start,
+                                              GCancellable    *cancellable,
+                                              GError         **error)
+{
+  GAsyncResult *result;
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (start != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_closure_ref (start);
+  g_closure_sink (start);
+  result = syncify_context_await_operation (self, flags, closure_start, start,
+                                            cancellable, error);
+  g_closure_unref (start);
+
+  return result;
 }
 
 /**

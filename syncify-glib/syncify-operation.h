@@ -211,6 +211,12 @@ GAsyncResult *syncify_context_await_operation         (SyncifyContext           
                                                        GCancellable              *cancellable,
                                                        GError                   **error);
 SYNCIFY_AVAILABLE_IN_1_0
+GAsyncResult *syncify_context_await_operation_with_closure (SyncifyContext  *self,
+                                                            SyncifyFlags     flags,
+                                                            GClosure        *start,
+                                                            GCancellable    *cancellable,
+                                                            GError         **error);
+SYNCIFY_AVAILABLE_IN_1_0
 void          syncify_context_await_operation_async   (SyncifyContext            *self,
                                                        SyncifyOperationStartFunc  start,
                                                        gpointer                   user_data,

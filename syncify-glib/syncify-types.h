@@ -43,8 +43,7 @@ typedef gpointer (*SyncifyThreadFunc) (gpointer       user_data,
  * @user_data: (closure): the data passed with the function
  * @cancellable: (nullable): a [class@Gio.Cancellable] to hand to the
  *   operation
- * @callback: (scope async) (closure callback_data): the callback to pass to
- *   the operation
+ * @callback: (scope async): the callback to pass to the operation
  * @callback_data: the data to pass to @callback
  *
  * Starts an asynchronous operation, shaped like an `_async` GIO call with

@@ -15,6 +15,9 @@
 
 #include <libintl.h>
 #include <locale.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "test-util.h"
 
@@ -40,15 +43,67 @@ locale_builddir (void)
   return dir;
 }
 
-/* German messages in a locale this machine surely has: glibc ignores
- * LANGUAGE only when the locale is "C" or "POSIX", and C.UTF-8 is neither. */
-static void
+/* German messages need a locale whose name is not "C": glibc ignores
+ * LANGUAGE in the "C" and "POSIX" locales, and glibc >= 2.35 (Debian 13)
+ * also in "C.UTF-8", the only UTF-8 locale a minimal system has. So the test
+ * makes its own: a private LOCPATH where "de_DE.UTF-8" is the C.UTF-8 locale
+ * data under a German name. gettext then finds the "de" catalogue from
+ * LC_MESSAGES, and LANGUAGE=de stays set for systems where that locale could
+ * not be made (then C.UTF-8 is used, which works up to glibc 2.34). */
+#define GERMAN_LOCALE "de_DE.UTF-8"
+
+static char *locale_tmpdir;   /* (owned) (nullable) */
+static char *locale_link;     /* (owned) (nullable) */
+
+static const char *
 setup_german (void)
 {
-  g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  static const char * const c_utf8_dirs[] = {
+    "/usr/lib/locale/C.utf8",
+    "/usr/lib/locale/C.UTF-8",
+  };
+  g_autoptr(GError) error = NULL;
+
   g_setenv ("LANGUAGE", "de", TRUE);
   g_unsetenv ("LC_MESSAGES");
   g_unsetenv ("LANG");
+
+  locale_tmpdir = g_dir_make_tmp ("syncify-i18n-XXXXXX", &error);
+  g_assert_no_error (error);
+  locale_link = g_build_filename (locale_tmpdir, GERMAN_LOCALE, NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (c_utf8_dirs); i++)
+    {
+      g_autofree char *messages = g_build_filename (c_utf8_dirs[i], "LC_MESSAGES", NULL);
+
+      if (!g_file_test (messages, G_FILE_TEST_IS_DIR) ||
+          symlink (c_utf8_dirs[i], locale_link) != 0)
+        continue;
+
+      g_setenv ("LOCPATH", locale_tmpdir, TRUE);
+      g_setenv ("LC_ALL", GERMAN_LOCALE, TRUE);
+      if (setlocale (LC_ALL, "") != NULL)
+        return GERMAN_LOCALE;
+
+      g_unlink (locale_link);
+    }
+
+  g_unsetenv ("LOCPATH");
+  g_setenv ("LC_ALL", "C.UTF-8", TRUE);
+  if (setlocale (LC_ALL, "") == NULL)
+    g_error ("Neither a private " GERMAN_LOCALE " nor the C.UTF-8 locale is available");
+  return "C.UTF-8";
+}
+
+static void
+clear_german (void)
+{
+  if (locale_link != NULL)
+    g_unlink (locale_link);
+  if (locale_tmpdir != NULL)
+    g_rmdir (locale_tmpdir);
+  g_clear_pointer (&locale_link, g_free);
+  g_clear_pointer (&locale_tmpdir, g_free);
 }
 
 /* Called once the library has bound its domain (class_init of
@@ -390,12 +445,14 @@ int
 main (int    argc,
       char **argv)
 {
-  setup_german ();
-  if (setlocale (LC_ALL, "") == NULL)
-    g_error ("The C.UTF-8 locale is not available");
+  const char *locale_name;
+  int status;
+
+  locale_name = setup_german ();
 
   test_init (&argc, &argv);
   main_thread = g_thread_self ();
+  g_test_message ("locale %s, LANGUAGE=de", locale_name);
 
   /* Let the library bind its domain first (SyncifyContext's class_init),
    * then point it at the build tree. */
@@ -412,5 +469,7 @@ main (int    argc,
   g_test_add_func ("/syncify/i18n/cancelled", test_cancelled);
   g_test_add_func ("/syncify/i18n/would-deadlock", test_would_deadlock);
 
-  return g_test_run ();
+  status = g_test_run ();
+  clear_german ();
+  return status;
 }

@@ -491,40 +491,55 @@ test_shutdown_cancels_inline (void)
   test_event_clear (&ic.wc.started);
 }
 
-/* The private path for a context: its shutdown cancels the operation. */
+/* The private path runs the operation on the calling thread's private
+ * context, not on the target's: start gets the caller's own cancellable,
+ * and the target's shutdown meanwhile does not cancel it. */
 typedef struct {
   SyncifyContext *context;
-  TestEvent       started;
+  GCancellable   *given;
 } PrivateShutdown;
 
-static gpointer
-private_shutdown_thread (gpointer data)
+static void
+private_shutdown_start (gpointer             user_data,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             callback_data)
 {
-  PrivateShutdown *ps = data;
+  PrivateShutdown *ps = user_data;
 
-  test_event_wait (&ps->started, "the private operation to start");
+  ps->given = cancellable;
   syncify_context_shutdown (ps->context);
-  return NULL;
+  g_assert_false (g_cancellable_is_cancelled (cancellable));
+  idle_op_start (&(IdleOp) { NULL, }, cancellable, callback, callback_data);
+}
+
+static gpointer
+private_shutdown_finish (GObject       *source_object,
+                         GAsyncResult  *result,
+                         gpointer       user_data,
+                         GError       **error)
+{
+  g_task_propagate_boolean (G_TASK (result), error);
+  return g_strdup ("done");
 }
 
 static void
-test_shutdown_cancels_private (void)
+test_shutdown_leaves_private (void)
 {
   g_autoptr(GMainContext) mc = g_main_context_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   PrivateShutdown ps = { NULL, };
   g_autoptr(GError) error = NULL;
-  GThread *thread;
+  g_autofree char *result = NULL;
 
   ps.context = syncify_context_new (mc);
-  test_event_init (&ps.started);
-  thread = g_thread_new ("shutdown-private", private_shutdown_thread, &ps);
-  syncify_context_syncify (ps.context, SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
-                           until_cancelled_start, until_cancelled_finish, &ps.started,
-                           NULL, &error);
-  g_thread_join (thread);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  result = syncify_context_syncify (ps.context, SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
+                                    private_shutdown_start, private_shutdown_finish, &ps,
+                                    cancellable, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (result, ==, "done");
+  g_assert_true (ps.given == cancellable);
   g_assert_finalize_object (ps.context);
-  test_event_clear (&ps.started);
 }
 
 /* ------------------------------------------------------------------------ *
@@ -1100,7 +1115,7 @@ main (int    argc,
   g_test_add_data_func ("/syncify/guarantees/shutdown/last-unref-cancels-invoke",
                         GINT_TO_POINTER (2), test_shutdown_cancels_invoke);
   g_test_add_func ("/syncify/guarantees/shutdown/cancels-inline", test_shutdown_cancels_inline);
-  g_test_add_func ("/syncify/guarantees/shutdown/cancels-private", test_shutdown_cancels_private);
+  g_test_add_func ("/syncify/guarantees/shutdown/leaves-private", test_shutdown_leaves_private);
   g_test_add_data_func ("/syncify/guarantees/delivery/asyncify", "asyncify", test_deliveries);
   g_test_add_data_func ("/syncify/guarantees/delivery/asyncify-abandon", "asyncify-abandon",
                         test_deliveries);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
-// test-gjs.js: syncify-glib from JavaScript (GJS 1.74) through GObject
+// test-gjs.js: syncify-glib from JavaScript (GJS 1.74, 1.82) through GObject
 // Introspection, with real GIO operations. Prints TAP for `meson test`.
 //
 // GJS runs JavaScript on its main thread only. Whether a call works depends
@@ -10,8 +10,13 @@
 // - A sync script with no main loop: Context.get_default().await_operation()
 //   with ALLOW_PRIVATE_CONTEXT runs a Gio _async call in the thread's private
 //   main context; the start function and op.complete() run on the JS thread.
-//   Repeated and nested calls work, also from a callback of a running main
-//   loop (the JS thread owns the context: private path). Cancellation works.
+//   Repeated calls work, also from a callback of a running main loop (the
+//   JS thread owns the context: private path). Cancellation works. Nested
+//   calls (a blocking call inside a start function) work through
+//   await_operation_with_closure(): GJS keeps the callback of a C callback
+//   argument per function, so await_operation() called again from its own
+//   start function frees the inner call's callback twice (a heap error;
+//   shown under valgrind in private-path/nested-under-valgrind).
 // - Without ALLOW_PRIVATE_CONTEXT the same call throws a GLib.Error
 //   (Syncify.Error.NOT_IN_WORKER); e.matches() and e.domain/e.code work.
 // - Gio._promisify(Syncify.Context.prototype, 'await_operation_async',
@@ -25,14 +30,16 @@
 //   never runs); invoke_variant() and await_operation(_async) with a JS
 //   function on a live background context: see below.
 //
-// DOES NOT WORK (JS would run on another thread):
+// DOES NOT WORK (JS would run on another thread). All tested in child
+// processes only: GJS 1.82 crashes (SIGSEGV in the other thread, inside
+// GJS, before its thread check) where GJS 1.74 refuses as described here.
 // - invoke_variant() with a JS function on a background context, and
 //   asyncify_variant() with a JS function (it runs in a worker thread): GJS
 //   refuses to call the function, logs two criticals ("Attempting to run a
 //   JS callback on a different thread ..." and "The offending callback was
 //   VariantFunc()"), and the call returns null (asyncify_variant: the
-//   promise resolves to null) without an error. No crash. Tested: the result
-//   is null and, in a child process, the criticals are on stderr.
+//   promise resolves to null) without an error. Tested: the result is null
+//   and the criticals are on stderr.
 // - await_operation() and await_operation_async() on a background context:
 //   the start function must run on the background thread, GJS refuses it
 //   ("The offending callback was OperationStartFunc()"), and the library
@@ -149,24 +156,70 @@ function runLoopUntil(promise, timeoutMs = TIMEOUT_MS) {
     return outcome.value;
 }
 
-// Runs a case of this script in a child gjs; kills it after HANG_MS.
-function runChild(name) {
+// Runs a case of this script in a child gjs (under valgrind, reporting heap
+// errors in its exit status, with underValgrind); kills it after HANG_MS
+// (twenty times that under valgrind).
+function runChild(name, underValgrind = false) {
     const gjs = GLib.file_read_link('/proc/self/exe');
-    const proc = Gio.Subprocess.new([gjs, System.programPath, '--child', name, path],
+    const argv = [gjs, System.programPath, '--child', name, path];
+    if (underValgrind)
+        argv.unshift('valgrind', '-q', '--error-exitcode=99');
+    const proc = Gio.Subprocess.new(argv,
         Gio.SubprocessFlags.STDOUT_PIPE | Gio.SubprocessFlags.STDERR_PIPE);
     let hung = false;
-    const killer = GLib.timeout_add(GLib.PRIORITY_DEFAULT, HANG_MS, () => {
+    const hangMs = underValgrind ? 20 * HANG_MS : HANG_MS;
+    const killer = GLib.timeout_add(GLib.PRIORITY_DEFAULT, hangMs, () => {
         hung = true;
         proc.force_exit();
         return GLib.SOURCE_REMOVE;
     });
-    const [stdout, stderr] = runLoopUntil(proc.communicate_utf8_async(null, null), 4 * HANG_MS);
+    const [stdout, stderr] = runLoopUntil(proc.communicate_utf8_async(null, null), 4 * hangMs);
     if (!hung)
         GLib.source_remove(killer);
-    return {hung, stdout: stdout || '', stderr: stderr || '', status: hung ? null : proc.get_exit_status()};
+    const signaled = !hung && proc.get_if_signaled();
+    return {
+        hung, stdout: stdout || '', stderr: stderr || '',
+        status: hung || signaled ? null : proc.get_exit_status(),
+        signal: signaled ? proc.get_term_sig() : null,
+    };
+}
+
+// A child that handed a JS function to a call running it on another thread.
+// GJS 1.74 refuses to run it: it logs two criticals naming the callback,
+// and the call goes on without it (exit status 0, checked by the caller).
+// GJS 1.82 crashes instead (SIGSEGV in the other thread, inside GJS, before
+// its own thread check). Either way the child must not hang, and must have
+// got as far as the call. Returns true if the function was refused.
+function offThreadOutcome(child, callbackName) {
+    assert(!child.hung, `child hung (stdout: ${child.stdout}; stderr: ${child.stderr})`);
+    assert(child.stdout.includes('calling'), `child stdout: ${child.stdout}`);
+    if (child.signal !== null) {
+        diagnostics(`this GJS crashed (signal ${child.signal}) running ${callbackName}() on another thread`);
+        return false;
+    }
+    assertEqual(child.status, 0, `child exit status (stderr: ${child.stderr})`);
+    assert(child.stderr.includes('Attempting to run a JS callback on a different thread'),
+        `child stderr: ${child.stderr}`);
+    assert(child.stderr.includes(`The offending callback was ${callbackName}()`),
+        `child stderr: ${child.stderr}`);
+    return true;
 }
 
 // ---- child cases: each would run JS on another thread ----
+
+// Two levels of nested blocking calls, three times, through the closure or
+// the callback form of await_operation.
+function nestedRounds(awaitOp) {
+    const ctx = Syncify.Context.get_default();
+    for (let i = 0; i < 3; i++) {
+        checkLoaded(awaitOp(ctx, (operation, cancellable) => {
+            checkLoaded(awaitOp(ctx, loadStart({})));
+            loadStart({})(operation, cancellable);
+        }));
+        System.gc();
+    }
+    print('nested done');
+}
 
 const childCases = {
     // The checked forms (issue 9 section 6, issue 13): a start function or a
@@ -211,23 +264,45 @@ const childCases = {
         }
     },
 
+    'nested-closure'() {
+        nestedRounds((ctx, start) => ctx.await_operation_with_closure(ALLOW_PRIVATE, start, null));
+    },
+
+    'nested-callback'() {
+        nestedRounds((ctx, start) => ctx.await_operation(ALLOW_PRIVATE, start, null));
+    },
+
     'invoke-variant-on-bg'() {
         const bg = Syncify.Context.new_thread('gjs-bg');
-        const value = bg.invoke_variant(() => new GLib.Variant('s', 'ran'), null);
-        print(`result ${value}`);
+        let ran = false;
+        print('calling');
+        const value = bg.invoke_variant(() => {
+            ran = true;
+            return new GLib.Variant('s', 'ran');
+        }, null);
+        print(`result ${value} ran ${ran}`);
         bg.shutdown();
         print('shut down');
     },
 
     'asyncify-variant'() {
         const ctx = Syncify.Context.get_default();
-        const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE,
-            () => new GLib.Variant('s', 'ran'), null));
-        print(`result ${value}`);
+        let ran = false;
+        let delivered = false;
+        print('calling');
+        const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE, () => {
+            ran = true;
+            return new GLib.Variant('s', 'ran');
+        }, null).then(v => {
+            delivered = GLib.MainContext.default().is_owner();
+            return v;
+        }));
+        print(`result ${value} ran ${ran} delivered ${delivered}`);
     },
 
     'await-operation-on-bg'() {
         const bg = Syncify.Context.new_thread('gjs-bg');
+        print('calling');
         try {
             const result = bg.await_operation(Syncify.Flags.NONE, loadStart({}), null);
             print(`returned ${result}`);
@@ -238,6 +313,7 @@ const childCases = {
 
     'await-operation-async-on-bg'() {
         const bg = Syncify.Context.new_thread('gjs-bg');
+        print('calling');
         try {
             const result = runLoopUntil(bg.await_operation_async(loadStart({}), null), 1000000);
             print(`returned ${result}`);
@@ -272,16 +348,62 @@ const tests = [
     }],
 
     ['private-path/nested', () => {
+        // A blocking call inside an operation's start function. GJS frees
+        // the callback of a function called again from its own callback
+        // twice (it keeps it per function, not per call): nested calls go
+        // through await_operation_with_closure(), whose start function is a
+        // GClosure that GJS keeps per call. With await_operation() here,
+        // this used to corrupt the heap and crash a later test (GJS 1.82:
+        // "g_closure_ref: assertion 'closure->ref_count > 0' failed" in
+        // await-async/default-context-promisified, then SIGSEGV).
         const ctx = Syncify.Context.get_default();
-        const seen = {};
-        let innerDone = false;
-        const outer = (operation, cancellable) => {
-            checkLoaded(ctx.await_operation(ALLOW_PRIVATE, loadStart(seen), null));
-            innerDone = true;
-            file.load_contents_async(cancellable, (s, r) => operation.complete(s, r));
-        };
-        checkLoaded(ctx.await_operation(ALLOW_PRIVATE, outer, null));
-        assert(innerDone, 'the nested call did not run');
+        for (let round = 0; round < 3; round++) {
+            const seen = {};
+            let depth = 0;
+            const nest = (levels, operation, cancellable) => {
+                depth = Math.max(depth, levels);
+                if (levels < 3) {
+                    checkLoaded(ctx.await_operation_with_closure(ALLOW_PRIVATE,
+                        (op, c) => nest(levels + 1, op, c), null));
+                }
+                loadStart(seen)(operation, cancellable);
+            };
+            checkLoaded(ctx.await_operation_with_closure(ALLOW_PRIVATE,
+                (op, c) => nest(1, op, c), null));
+            assertEqual(depth, 3, 'nesting depth');
+            assertEqual(seen.started, 3, 'start calls');
+            assert(GLib.MainContext.get_thread_default() === null, 'a private context stayed pushed');
+            System.gc();
+        }
+        // The closure form is the callback form otherwise: flags, errors,
+        // the cancellable.
+        assertThrowsGError(() => ctx.await_operation_with_closure(Syncify.Flags.NONE, () => {
+            throw new AssertionError('start ran');
+        }, null), Syncify.error_quark(), Syncify.Error.NOT_IN_WORKER, 'closure form without the flag');
+        const cancellable = new Gio.Cancellable();
+        let given = null;
+        checkLoaded(ctx.await_operation_with_closure(ALLOW_PRIVATE, (op, c) => {
+            given = c;
+            loadStart({})(op, c);
+        }, cancellable));
+        assert(given === cancellable, `start got cancellable ${given}`);
+    }],
+
+    ['private-path/nested-under-valgrind', () => {
+        // The heap errors themselves, where valgrind is installed: the
+        // nested closure form is clean; the nested callback form shows
+        // GJS's double free (reported, not asserted: it is GJS's to fix).
+        if (!GLib.find_program_in_path('valgrind'))
+            return 'SKIP valgrind is not installed';
+        const clean = runChild('nested-closure', true);
+        assert(!clean.hung, 'child hung under valgrind');
+        assertEqual(clean.status, 0, `nested closure form under valgrind (stderr: ${clean.stderr})`);
+        assert(clean.stdout.includes('nested done'), `child stdout: ${clean.stdout}`);
+        const buggy = runChild('nested-callback', true);
+        diagnostics(`nested await_operation() (callback form) under valgrind: ${
+            buggy.status === 0 ? 'no heap error (this GJS keeps callbacks per call)'
+                : 'heap errors (GJS frees the inner callback twice)'}`);
+        return null;
     }],
 
     ['private-path/from-main-loop-callback', () => {
@@ -394,65 +516,34 @@ const tests = [
     }],
 
     ['background/invoke-variant-js-is-refused', () => {
-        // In this process: no crash, null result, no exception.
-        const bg = Syncify.Context.new_thread('gjs-bg');
-        let ran = false;
-        const value = bg.invoke_variant(() => {
-            ran = true;
-            return new GLib.Variant('s', 'ran');
-        }, null);
-        assertEqual(value, null, 'result');
-        assert(!ran, 'JS ran on the background thread');
-        bg.shutdown();
-        // In a child: the criticals GJS logs.
+        // In a child only: GJS 1.82 crashes on it.
         const child = runChild('invoke-variant-on-bg');
-        assert(!child.hung, 'child hung');
-        assertEqual(child.status, 0, `child exit status (stderr: ${child.stderr})`);
-        assert(child.stdout.includes('result null') && child.stdout.includes('shut down'),
-            `child stdout: ${child.stdout}`);
-        assert(child.stderr.includes('Attempting to run a JS callback on a different thread'),
-            `child stderr: ${child.stderr}`);
-        assert(child.stderr.includes('The offending callback was VariantFunc()'),
-            `child stderr: ${child.stderr}`);
+        if (offThreadOutcome(child, 'VariantFunc')) {
+            assert(child.stdout.includes('result null ran false') && child.stdout.includes('shut down'),
+                `child stdout: ${child.stdout}`);
+        }
     }],
 
     ['asyncify-variant/js-is-refused', () => {
-        const ctx = Syncify.Context.get_default();
-        let ran = false;
-        let delivered = false;
-        const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE, () => {
-            ran = true;
-            return new GLib.Variant('s', 'ran');
-        }, null).then(v => {
-            delivered = GLib.MainContext.default().is_owner();
-            return v;
-        }));
-        assertEqual(value, null, 'result');
-        assert(!ran, 'JS ran in a worker thread');
-        assert(delivered, 'the result was not delivered on the main loop');
         const child = runChild('asyncify-variant');
-        assert(!child.hung, 'child hung');
-        assertEqual(child.status, 0, `child exit status (stderr: ${child.stderr})`);
-        assert(child.stdout.includes('result null'), `child stdout: ${child.stdout}`);
-        assert(child.stderr.includes('The offending callback was VariantFunc()'),
-            `child stderr: ${child.stderr}`);
+        if (offThreadOutcome(child, 'VariantFunc')) {
+            assert(child.stdout.includes('result null ran false delivered true'),
+                `child stdout: ${child.stdout}`);
+        }
     }],
 
     ['background/await-operation-js-is-an-error', () => {
         const child = runChild('await-operation-on-bg');
-        assert(child.stderr.includes('The offending callback was OperationStartFunc()'),
-            `child stderr: ${child.stderr}`);
-        assert(!child.hung, `await_operation() on a background context with a JS start function hung (stderr: ${child.stderr})`);
-        assert(child.stdout.includes('error'), `child stdout: ${child.stdout}`);
+        if (offThreadOutcome(child, 'OperationStartFunc'))
+            assert(child.stdout.includes('error'), `child stdout: ${child.stdout}`);
     }],
 
     ['background/await-operation-async-js-is-an-error', () => {
         const child = runChild('await-operation-async-on-bg');
-        assert(child.stderr.includes('The offending callback was OperationStartFunc()'),
-            `child stderr: ${child.stderr}`);
-        assert(!child.hung, `the promise never settled, or shutdown() hung (stdout: ${child.stdout}; stderr: ${child.stderr})`);
-        assert(child.stdout.includes('error') && child.stdout.includes('shut down'),
-            `child stdout: ${child.stdout}`);
+        if (offThreadOutcome(child, 'OperationStartFunc')) {
+            assert(child.stdout.includes('error') && child.stdout.includes('shut down'),
+                `child stdout: ${child.stdout}`);
+        }
     }],
 ];
 
@@ -510,12 +601,15 @@ function main() {
     print(`1..${tests.length}`);
     tests.forEach(([name, func, todo], i) => {
         let error = null;
+        let skip = null;
         try {
-            func();
+            const outcome = func();
+            if (typeof outcome === 'string' && outcome.startsWith('SKIP '))
+                skip = outcome.slice(5);
         } catch (e) {
             error = e;
         }
-        const directive = todo ? ` # TODO ${todo}` : '';
+        const directive = todo ? ` # TODO ${todo}` : skip ? ` # SKIP ${skip}` : '';
         if (error === null) {
             print(`ok ${i + 1} - ${name}${directive}`);
         } else {

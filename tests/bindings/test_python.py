@@ -315,6 +315,24 @@ class TestPrivatePath(SyncifyTestCase):
         self.check_loaded(self.default.await_operation(ALLOW_PRIVATE, outer))
         self.assertEqual(outer_result, [True])
 
+    def test_nested_with_closure(self):
+        # The GClosure form (for GJS): a Python callable works, without the
+        # trailing data argument, also nested and with a cancellable.
+        cancellable = Gio.Cancellable()
+        given = []
+
+        def inner(operation, c):
+            given.append(c)
+            self.file.load_contents_async(c, operation.complete)
+
+        def outer(operation, c):
+            self.check_loaded(self.default.await_operation_with_closure(
+                ALLOW_PRIVATE, inner, cancellable))
+            self.file.load_contents_async(c, operation.complete)
+
+        self.check_loaded(self.default.await_operation_with_closure(ALLOW_PRIVATE, outer, None))
+        self.assertEqual(given, [cancellable])
+
     def test_not_in_worker(self):
         started = []
         with self.assertRaises(GLib.Error) as caught:
@@ -619,15 +637,18 @@ class TestGIL(SyncifyTestCase):
             return GLib.Variant('(ti)', (threading.get_ident(), data or 0))
 
         def work(cancellable, data):
-            # Some real work with the GIL held: build and parse a list.
+            # Some real work with the GIL held: build and parse a list. The
+            # worker is named by its thread's name, not its ident: the caller
+            # may have ended by now, and a new thread may reuse its ident.
             numbers = [int(str(n)) for n in range(50)]
-            return GLib.Variant('(tai)', (threading.get_ident(), numbers))
+            return GLib.Variant('(sai)', (threading.current_thread().name, numbers))
 
         def make_done(expected_caller):
             def done(source, result, *data):
                 value = source.asyncify_variant_finish(result).unpack()
                 with lock:
-                    if (threading.get_ident() != MAIN or value[0] in (MAIN, expected_caller)
+                    if (threading.get_ident() != MAIN
+                            or value[0] in (threading.main_thread().name, expected_caller)
                             or value[1] != list(range(50))):
                         bad.append(('asyncify', value[0], threading.get_ident()))
                     delivered.append(value)
@@ -643,7 +664,7 @@ class TestGIL(SyncifyTestCase):
                 # The callback comes back to the main loop (this thread has
                 # no thread-default context).
                 self.default.asyncify_variant(Syncify.Flags.NONE, work,
-                                              callback=make_done(me))
+                                              callback=make_done(threading.current_thread().name))
 
         threads = []
 

@@ -9,7 +9,7 @@
  * is what the targets are about: absolute times drift between runs and
  * machines, the ratio of two runs made side by side much less.
  *
- *   bench-syncify [--quick] [--pin] [--check] [--case GLOB[,GLOB...]]
+ *   bench-syncify [--quick] [--pin] [--check] [--case GLOB[,GLOB...]] [--plot DIR]
  *   bench-syncify --case NAME --side lib|base --iterations N   (one side, once)
  *
  * --pin pins the whole process to one CPU before any thread exists (thread
@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,7 @@ static char    *opt_case;
 static char    *opt_side;
 static gint64   opt_iterations;
 static gint     opt_pairs;
+static char    *opt_plot;
 
 static const GOptionEntry options[] = {
   { "quick", 'q', 0, G_OPTION_ARG_NONE, &opt_quick, "Fewer pairs and operations (under a minute)", NULL },
@@ -61,6 +64,7 @@ static const GOptionEntry options[] = {
   { "pairs", 'p', 0, G_OPTION_ARG_INT, &opt_pairs, "Interleaved pairs per case (default: 7, quick 3)", "N" },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Print every run of every pair", NULL },
   { "list", 'l', 0, G_OPTION_ARG_NONE, &opt_list, "List the cases", NULL },
+  { "plot", 0, 0, G_OPTION_ARG_FILENAME, &opt_plot, "Write the scale cases' points to DIR/scale-pinned.csv or scale-unpinned.csv (see plot-scale.sh)", "DIR" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -1637,6 +1641,505 @@ static void run_lib_allocs_invoke (RunArgs *a) { run_allocs (a, &fx.bg_target, N
 static void run_hw_allocs_invoke (RunArgs *a) { run_allocs (a, &fx.loop_target, &fx.main_waiter, hw_invoke_loop_naive); }
 static void run_lib_allocs_syncify (RunArgs *a) { run_allocs (a, &fx.bg_target, NULL, lib_syncify_bg); }
 static void run_hw_allocs_syncify (RunArgs *a) { run_allocs (a, &fx.loop_target, &fx.main_waiter, hw_syncify_loop_naive); }
+/* ------------------------------------------------------------------------ *
+ * Scale: the same latency with many threads blocked, many live contexts,
+ * many queued jobs; memory per idle context, per blocked waiter, per call
+ *
+ * A scale case compares a measurement at a large scale (A) with the same
+ * measurement at a small one (B), interleaved like every other case, or the
+ * library with the hand-written way at the same scale. Whatever a run sets
+ * up (blocked threads, live contexts) is made before its clock starts and
+ * is all torn down, threads joined, before it returns.
+ * ------------------------------------------------------------------------ */
+
+static gsize
+vm_rss_bytes (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return 0;
+  line = strstr (status, "\nVmRSS:");
+  if (line == NULL)
+    return 0;
+  return (gsize) g_ascii_strtoull (line + strlen ("\nVmRSS:"), NULL, 10) * 1024;
+}
+
+/* Waits until no thread of the process but the caller is runnable (the
+ * threads just started have reached their sleep: a futex, a GCond, poll)
+ * for a few polls in a row, bounded. Reads /proc/self/task/(tid)/stat. */
+static gboolean
+wait_threads_settled (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  g_autofree char *self_name = g_strdup_printf ("%ld", (long) syscall (SYS_gettid));
+  guint quiet = 0;
+
+  while (quiet < 3)
+    {
+      g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+      const char *tid;
+      guint running = 0;
+
+      if (dir == NULL)
+        return FALSE;
+      while ((tid = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *path = NULL;
+          g_autofree char *stat = NULL;
+          const char *paren;
+
+          if (g_str_equal (tid, self_name))
+            continue;
+          path = g_strdup_printf ("/proc/self/task/%s/stat", tid);
+          if (!g_file_get_contents (path, &stat, NULL, NULL))
+            continue;   /* exited meanwhile */
+          paren = strrchr (stat, ')');
+          if (paren != NULL && paren[1] == ' ' && paren[2] == 'R')
+            running++;
+        }
+      quiet = running == 0 ? quiet + 1 : 0;
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (1000);
+    }
+
+  return TRUE;
+}
+
+/* Raised to the hard limit once: 10 000 live contexts hold 10 000 eventfds. */
+static guint64
+fd_limit (void)
+{
+  static guint64 limit;
+
+  if (limit == 0)
+    {
+      struct rlimit rl;
+
+      if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+      if (rl.rlim_cur < rl.rlim_max)
+        {
+          rl.rlim_cur = rl.rlim_max;
+          setrlimit (RLIMIT_NOFILE, &rl);
+          getrlimit (RLIMIT_NOFILE, &rl);
+        }
+      limit = rl.rlim_cur;
+    }
+  return limit;
+}
+
+/* The context the scale push functions push to, set around a measurement. */
+static SyncifyContext *scale_context;
+
+static gpointer
+lib_invoke_scale (PushTarget *t, Waiter *w, GError **error)
+{
+  return syncify_context_invoke_sync (scale_context, push_func, t, NULL, error);
+}
+
+/* -- K threads blocked in waits ------------------------------------------ */
+
+typedef struct _BlockedSet BlockedSet;
+
+typedef struct {
+  BlockedSet *set;
+  GThread    *thread;
+  Waiter      waiter;   /* the hand-written side's */
+  gboolean    gate;     /* the first: holds the busy context's thread */
+} BlockedThread;
+
+struct _BlockedSet {
+  RunArgs        *args;
+  gboolean        lib;
+  guint           n;
+  SyncifyContext *busy;      /* lib: a background context, held by @gate */
+  LoopThread      loop;      /* hand-written: a loop thread, held by @gate */
+  PushTarget      target;    /* counted by the queued calls, on the busy thread */
+  Blocker         gate;
+  BlockedThread  *threads;
+};
+
+static gpointer
+gate_func (gpointer       user_data,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  BlockedSet *bs = user_data;
+
+  blocker_block (&bs->gate);
+  return GINT_TO_POINTER (1);
+}
+
+static gpointer
+blocked_thread_main (gpointer data)
+{
+  BlockedThread *bt = data;
+  BlockedSet *bs = bt->set;
+  SyncifyThreadFunc func = bt->gate ? gate_func : push_func;
+  gpointer func_data = bt->gate ? (gpointer) bs : &bs->target;
+  GError *error = NULL;
+  gpointer result;
+
+  if (bs->lib)
+    result = syncify_context_invoke_sync (bs->busy, func, func_data, NULL, &error);
+  else
+    {
+      waiter_init (&bt->waiter);
+      result = hw_push (bs->loop.context, &bt->waiter, TRUE, func, func_data, &error);
+      waiter_clear (&bt->waiter);
+    }
+
+  if (error != NULL)
+    run_fail_error (bs->args, "a blocked push", &error);
+  else if (result == NULL)
+    run_fail (bs->args, "a blocked push returned nothing");
+  return NULL;
+}
+
+/* Starts the busy context (or loop thread), before any measurement. */
+static void
+blocked_set_init (BlockedSet *bs,
+                  RunArgs    *a,
+                  gboolean    lib,
+                  guint       n)
+{
+  GError *error = NULL;
+
+  *bs = (BlockedSet) { .args = a, .lib = lib, .n = n };
+  g_mutex_init (&bs->gate.lock);
+  g_cond_init (&bs->gate.cond);
+  bs->threads = g_new0 (BlockedThread, n);
+
+  if (lib)
+    {
+      bs->busy = syncify_context_new_thread ("bench-busy");
+      bs->target.owner = syncify_context_invoke_sync (bs->busy, get_thread_func, NULL, NULL, &error);
+    }
+  else
+    {
+      loop_thread_start (&bs->loop, "bench-busy");
+      bs->target.owner = hw_push (bs->loop.context, &fx.main_waiter, FALSE, get_thread_func,
+                                  NULL, &error);
+    }
+  if (error != NULL)
+    run_fail_error (a, "starting the busy context", &error);
+}
+
+/* Blocks @n threads: the first holds the busy thread, the others wait for
+ * it to run their calls. */
+static void
+blocked_set_block (BlockedSet *bs)
+{
+  for (guint i = 0; i < bs->n; i++)
+    {
+      bs->threads[i].set = bs;
+      bs->threads[i].gate = i == 0;
+      bs->threads[i].thread = g_thread_new ("bench-blocked", blocked_thread_main, &bs->threads[i]);
+      if (i == 0)
+        blocker_wait_started (&bs->gate, 1);
+    }
+  if (!wait_threads_settled ())
+    run_note (bs->args, "some blocked threads were still runnable after 5 s");
+  if (bs->target.count != 0)
+    run_fail (bs->args, "%u calls ran on the busy thread before its release", bs->target.count);
+}
+
+static void
+blocked_set_clear (BlockedSet *bs)
+{
+  blocker_release (&bs->gate);
+  for (guint i = 0; i < bs->n; i++)
+    if (bs->threads[i].thread != NULL)
+      g_thread_join (bs->threads[i].thread);
+
+  if (bs->n > 0 && bs->target.count != bs->n - 1)
+    run_fail (bs->args, "the busy thread ran %u queued calls, expected %u",
+              bs->target.count, bs->n - 1);
+  if (bs->target.wrong_thread != 0)
+    run_fail (bs->args, "%u queued calls ran on the wrong thread", bs->target.wrong_thread);
+
+  if (bs->lib)
+    g_clear_object (&bs->busy);
+  else
+    loop_thread_stop (&bs->loop);
+  g_mutex_clear (&bs->gate.lock);
+  g_cond_clear (&bs->gate.cond);
+  g_free (bs->threads);
+}
+
+/* invoke_sync onto the benchmark's background context while @k threads are
+ * blocked pushing to another, busy one. */
+static void
+run_blocked (RunArgs *a,
+             guint    k)
+{
+  BlockedSet bs;
+
+  if (k == 0)
+    {
+      run_push_loop (a, &fx.bg_target, NULL, lib_invoke_bg);
+      return;
+    }
+
+  blocked_set_init (&bs, a, TRUE, k);
+  blocked_set_block (&bs);
+  if (a->error->len == 0)
+    run_push_loop (a, &fx.bg_target, NULL, lib_invoke_bg);
+  blocked_set_clear (&bs);
+}
+
+static void run_blocked_0 (RunArgs *a) { run_blocked (a, 0); }
+static void run_blocked_10 (RunArgs *a) { run_blocked (a, 10); }
+static void run_blocked_100 (RunArgs *a) { run_blocked (a, 100); }
+static void run_blocked_1000 (RunArgs *a) { run_blocked (a, 1000); }
+
+/* Heap and resident bytes per blocked thread, its own GThread included. */
+static void
+run_mem_blocked (RunArgs  *a,
+                 gboolean  lib)
+{
+  guint n = (guint) MAX (a->n, 2);
+  BlockedSet bs;
+  gsize m0, m1, r0, r1;
+
+  blocked_set_init (&bs, a, lib, n);
+  m0 = mem_in_use ();
+  r0 = vm_rss_bytes ();
+  blocked_set_block (&bs);
+  m1 = mem_in_use ();
+  r1 = vm_rss_bytes ();
+  blocked_set_clear (&bs);
+
+  run_note (a, "%s: VmRSS +%.0f bytes per blocked thread (thread stack included)",
+            lib ? "library" : "hand-written", ((double) r1 - (double) r0) / n);
+  a->value = ((double) m1 - (double) m0) / n;
+}
+
+static void run_lib_mem_blocked (RunArgs *a) { run_mem_blocked (a, TRUE); }
+static void run_hw_mem_blocked (RunArgs *a) { run_mem_blocked (a, FALSE); }
+
+/* -- C live contexts ------------------------------------------------------ */
+
+static SyncifyContext **
+bg_contexts_start (RunArgs *a,
+                   guint    n)
+{
+  SyncifyContext **contexts = g_new0 (SyncifyContext *, n);
+  GError *error = NULL;
+
+  for (guint i = 0; i < n; i++)
+    contexts[i] = syncify_context_new_thread ("bench-live");
+  /* Each thread iterating its context (its owner recorded). */
+  for (guint i = 0; i < n && error == NULL; i++)
+    syncify_context_invoke_sync (contexts[i], get_thread_func, NULL, NULL, &error);
+  if (error != NULL)
+    run_fail_error (a, "starting a live context", &error);
+
+  return contexts;
+}
+
+static void
+contexts_free (SyncifyContext **contexts,
+               guint            n)
+{
+  for (guint i = 0; i < n; i++)
+    g_object_unref (contexts[i]);
+  g_free (contexts);
+}
+
+/* invoke_sync onto one of @c live background contexts. */
+static void
+run_bg_contexts (RunArgs *a,
+                 guint    c)
+{
+  SyncifyContext **contexts = bg_contexts_start (a, c);
+  PushTarget t = { NULL, 0, 0 };
+  GError *error = NULL;
+
+  scale_context = contexts[c / 2];
+  t.owner = syncify_context_invoke_sync (scale_context, get_thread_func, NULL, NULL, &error);
+  if (error != NULL)
+    run_fail_error (a, "the target context", &error);
+  else
+    run_push_loop (a, &t, NULL, lib_invoke_scale);
+  scale_context = NULL;
+  contexts_free (contexts, c);
+}
+
+static void run_bg_contexts_10 (RunArgs *a) { run_bg_contexts (a, 10); }
+static void run_bg_contexts_100 (RunArgs *a) { run_bg_contexts (a, 100); }
+static void run_bg_contexts_1000 (RunArgs *a) { run_bg_contexts (a, 1000); }
+
+/* Wraps @n new GMainContexts that nobody iterates; NULL (with a note) if the
+ * process may not open enough file descriptors. */
+static SyncifyContext **
+wrapped_contexts_new (RunArgs *a,
+                      guint    n)
+{
+  SyncifyContext **contexts;
+
+  if (fd_limit () < (guint64) n + 512)
+    {
+      run_note (a, "skipped: %u live contexts need %u file descriptors, the limit is %" G_GUINT64_FORMAT,
+                n, n + 512, fd_limit ());
+      return NULL;
+    }
+
+  contexts = g_new0 (SyncifyContext *, n);
+  for (guint i = 0; i < n; i++)
+    {
+      GMainContext *main_context = g_main_context_new ();
+
+      contexts[i] = syncify_context_new (main_context);
+      g_main_context_unref (main_context);
+    }
+  return contexts;
+}
+
+/* A blocking call while @c wrapped (non-background) contexts are alive. */
+static void
+run_wrapped (RunArgs     *a,
+             guint        c,
+             PushTarget  *t,
+             PushOneFunc  one)
+{
+  SyncifyContext **contexts = NULL;
+
+  if (c > 0)
+    {
+      contexts = wrapped_contexts_new (a, c);
+      if (contexts == NULL)
+        {
+          a->value = NAN;
+          return;
+        }
+    }
+  run_push_loop (a, t, NULL, one);
+  if (contexts != NULL)
+    contexts_free (contexts, c);
+}
+
+#define WRAPPED_CASE(C) \
+  static void run_wrapped_invoke_##C (RunArgs *a) { run_wrapped (a, C, &fx.bg_target, lib_invoke_bg); } \
+  static void run_wrapped_private_##C (RunArgs *a) { run_wrapped (a, C, &fx.main_target, lib_private); }
+
+WRAPPED_CASE (0)
+WRAPPED_CASE (100)
+WRAPPED_CASE (1000)
+WRAPPED_CASE (10000)
+
+/* Heap and resident bytes per idle background context (its thread
+ * included) against a hand-written GMainContext + GMainLoop + GThread. */
+static void
+run_mem_bg_context (RunArgs  *a,
+                    gboolean  lib)
+{
+  guint n = (guint) a->n;
+  SyncifyContext **contexts = NULL;
+  LoopThread *loops = NULL;
+  gsize m0, m1, r0, r1;
+  GError *error = NULL;
+
+  if (!lib)
+    loops = g_new0 (LoopThread, n);
+  m0 = mem_in_use ();
+  r0 = vm_rss_bytes ();
+  if (lib)
+    contexts = bg_contexts_start (a, n);
+  else
+    for (guint i = 0; i < n; i++)
+      {
+        loop_thread_start (&loops[i], "bench-live");
+        hw_push (loops[i].context, &fx.main_waiter, FALSE, get_thread_func, NULL, &error);
+        if (error != NULL)
+          run_fail_error (a, "starting a loop thread", &error);
+      }
+  if (!wait_threads_settled ())
+    run_note (a, "some threads were still runnable after 5 s");
+  m1 = mem_in_use ();
+  r1 = vm_rss_bytes ();
+
+  if (lib)
+    contexts_free (contexts, n);
+  else
+    {
+      for (guint i = 0; i < n; i++)
+        loop_thread_stop (&loops[i]);
+      g_free (loops);
+    }
+
+  run_note (a, "%s: VmRSS +%.0f bytes per idle context (thread stack included)",
+            lib ? "library" : "hand-written", ((double) r1 - (double) r0) / n);
+  a->value = ((double) m1 - (double) m0) / n;
+}
+
+static void run_lib_mem_bg_context (RunArgs *a) { run_mem_bg_context (a, TRUE); }
+static void run_hw_mem_bg_context (RunArgs *a) { run_mem_bg_context (a, FALSE); }
+
+/* -- Queued jobs and many pushers ------------------------------------------ */
+
+static void run_lib_async_100000 (RunArgs *a) { run_async (a, TRUE, 100000, 0); }
+static void run_hw_async_100000 (RunArgs *a) { run_async (a, FALSE, 100000, 0); }
+
+THREADS_CASE (64)
+
+/* -- No growth per completed call ------------------------------------------ */
+
+#define GROWTH_WARMUP 3000
+
+/* Cycles through the three blocking paths (invoke_sync and syncify onto a
+ * background context, the private path); bytes of heap kept per call. */
+static void
+run_growth (RunArgs  *a,
+            gboolean  lib)
+{
+  static const PushOneFunc lib_calls[] = { lib_invoke_bg, lib_syncify_bg, lib_private };
+  static const PushOneFunc hw_calls[] = { hw_invoke_loop_naive, hw_syncify_loop_naive, hw_private_reused };
+  const PushOneFunc *calls = lib ? lib_calls : hw_calls;
+  PushTarget *targets[] = { lib ? &fx.bg_target : &fx.loop_target,
+                            lib ? &fx.bg_target : &fx.loop_target,
+                            &fx.main_target };
+  Waiter *w = lib ? NULL : &fx.main_waiter;
+  GError *error = NULL;
+  gsize m0 = 0, m1, r0 = 0, r1;
+
+  for (guint64 i = 0; i < GROWTH_WARMUP + a->n; i++)
+    {
+      guint k = i % 3;
+      gpointer result;
+
+      if (i == GROWTH_WARMUP)
+        {
+          m0 = mem_in_use ();
+          r0 = vm_rss_bytes ();
+        }
+      result = calls[k] (targets[k], w, &error);
+      if G_UNLIKELY (error != NULL)
+        {
+          run_fail_error (a, "call", &error);
+          return;
+        }
+      if G_UNLIKELY (result == NULL)
+        {
+          run_fail (a, "call %" G_GUINT64_FORMAT " returned nothing", i);
+          return;
+        }
+    }
+  m1 = mem_in_use ();
+  r1 = vm_rss_bytes ();
+
+  run_note (a, "%s: heap %+.0f bytes, VmRSS %+.0f kB after %" G_GUINT64_FORMAT " calls",
+            lib ? "library" : "hand-written", (double) m1 - (double) m0,
+            ((double) r1 - (double) r0) / 1024, a->n);
+  a->value = ((double) m1 - (double) m0) / a->n;
+}
+
+static void run_lib_growth (RunArgs *a) { run_growth (a, TRUE); }
+static void run_hw_growth (RunArgs *a) { run_growth (a, FALSE); }
+
 
 /* ------------------------------------------------------------------------ *
  * The cases
@@ -1669,6 +2172,11 @@ typedef struct {
   double      target;
   const char *about;
   guint       max_pairs;  /* 0: no cap; for cases whose baseline takes seconds */
+  /* Scale cases, for --plot: the series a case is a point of, its scale
+   * (x) and the scale of its baseline side (x_base). */
+  const char *series;
+  double      x;
+  double      x_base;
 } Row;
 
 static const Row rows[] = {
@@ -1695,7 +2203,7 @@ static const Row rows[] = {
   { "push-syncify-main", run_lib_syncify_main, run_hw_syncify_main_naive, UNIT_NS, 10000, 3000, 300, TARGET_RATIO_LE, 0.80,
     "syncify(NULL) of a GTask op from a worker onto the main loop vs the hand-written invoke + op + GCond" },
 
-  { "private-vs-reused", run_lib_private, run_hw_private_reused, UNIT_NS, 20000, 5000, 500, TARGET_RATIO_LE, 1.20,
+  { "private-vs-reused", run_lib_private, run_hw_private_reused, UNIT_NS, 20000, 5000, 500, TARGET_RATIO_LE, 1.05,
     "syncify(NULL, ALLOW_PRIVATE_CONTEXT) from plain code vs one reused GMainContext (push, start, iterate, pop)" },
   { "private-vs-fresh", run_lib_private, run_hw_private_fresh, UNIT_NS, 20000, 5000, 500, TARGET_RATIO_LE, 1.0 / 3.0,
     "the same vs a new GMainContext per call" },
@@ -1721,6 +2229,52 @@ static const Row rows[] = {
     "4 threads at once, the same" },
   { "threads-8", run_lib_threads_8, run_hw_threads_8, UNIT_NS, 8000, 2400, 240, TARGET_NONE, 0,
     "8 threads at once, the same" },
+
+  { "scale-blocked-10", run_blocked_10, run_blocked_0, UNIT_NS, 10000, 3000, 300, TARGET_NONE, 0,
+    "invoke_sync onto a background context while 10 threads are blocked pushing to another, busy one, vs none blocked", 0,
+    "blocked", 10, 0 },
+  { "scale-blocked-100", run_blocked_100, run_blocked_0, UNIT_NS, 10000, 3000, 300, TARGET_NONE, 0,
+    "the same with 100 threads blocked", 0, "blocked", 100, 0 },
+  { "scale-blocked-1000", run_blocked_1000, run_blocked_0, UNIT_NS, 10000, 3000, 300, TARGET_RATIO_LE, 1.20,
+    "the same with 1000 threads blocked", 0, "blocked", 1000, 0 },
+
+  { "scale-bg-contexts-100", run_bg_contexts_100, run_bg_contexts_10, UNIT_NS, 10000, 3000, 300, TARGET_NONE, 0,
+    "invoke_sync onto one of 100 live background contexts vs one of 10", 0, "bg-contexts", 100, 10 },
+  { "scale-bg-contexts-1000", run_bg_contexts_1000, run_bg_contexts_10, UNIT_NS, 10000, 3000, 300, TARGET_RATIO_LE, 1.20,
+    "invoke_sync onto one of 1000 live background contexts vs one of 10", 0, "bg-contexts", 1000, 10 },
+
+  { "scale-wrapped-100/invoke", run_wrapped_invoke_100, run_wrapped_invoke_0, UNIT_NS, 10000, 3000, 300, TARGET_NONE, 0,
+    "invoke_sync onto a background context with 100 live wrapped (not iterated) contexts vs none", 0,
+    "wrapped-invoke", 100, 0 },
+  { "scale-wrapped-1000/invoke", run_wrapped_invoke_1000, run_wrapped_invoke_0, UNIT_NS, 10000, 3000, 300, TARGET_NONE, 0,
+    "the same with 1000 live wrapped contexts", 0, "wrapped-invoke", 1000, 0 },
+  { "scale-wrapped-10000/invoke", run_wrapped_invoke_10000, run_wrapped_invoke_0, UNIT_NS, 10000, 3000, 300, TARGET_RATIO_LE, 1.20,
+    "the same with 10000 live wrapped contexts", 0, "wrapped-invoke", 10000, 0 },
+  { "scale-wrapped-100/private", run_wrapped_private_100, run_wrapped_private_0, UNIT_NS, 20000, 5000, 500, TARGET_NONE, 0,
+    "the private path with 100 live wrapped contexts vs none", 0, "wrapped-private", 100, 0 },
+  { "scale-wrapped-1000/private", run_wrapped_private_1000, run_wrapped_private_0, UNIT_NS, 20000, 5000, 500, TARGET_NONE, 0,
+    "the same with 1000", 0, "wrapped-private", 1000, 0 },
+  { "scale-wrapped-10000/private", run_wrapped_private_10000, run_wrapped_private_0, UNIT_NS, 20000, 5000, 500, TARGET_RATIO_LE, 1.20,
+    "the same with 10000", 0, "wrapped-private", 10000, 0 },
+
+  { "scale-pushers-64", run_lib_threads_64, run_lib_threads_1, UNIT_NS, 19200, 6400, 640, TARGET_NONE, 0,
+    "64 threads doing invoke_sync onto one background context at once vs 1 thread; per op" },
+  { "scale-pushers-64/vs-hand", run_lib_threads_64, run_hw_threads_64, UNIT_NS, 19200, 6400, 640, TARGET_NONE, 0,
+    "64 threads at once vs 64 threads doing invoke_full + GCond (unlock); per op" },
+
+  { "scale-asyncify-10000", run_lib_async_10000, run_lib_async_1000, UNIT_NS, 100000, 100000, 2000, TARGET_NONE, 0,
+    "asyncify, 10000 trivial jobs queued at once from the loop vs 1000 at once; per job", 0, "queued", 10000, 1000 },
+  { "scale-asyncify-100000", run_lib_async_100000, run_lib_async_1000, UNIT_NS, 100000, 100000, 2000, TARGET_NONE, 0,
+    "asyncify, 100000 trivial jobs queued at once from the loop vs 1000 at once; per job", 0, "queued", 100000, 1000 },
+  { "scale-asyncify-1e5/vs-gtask", run_lib_async_100000, run_hw_async_100000, UNIT_NS, 100000, 100000, 2000, TARGET_NONE, 0,
+    "asyncify, 100000 trivial jobs queued at once vs 100000 g_task_run_in_thread; per job" },
+
+  { "scale-mem-bg-context[bytes]", run_lib_mem_bg_context, run_hw_mem_bg_context, UNIT_BYTES, 200, 100, 10, TARGET_NONE, 0,
+    "heap bytes per idle background context, its thread included, vs a GMainContext + GMainLoop + GThread" },
+  { "scale-mem-waiter[bytes]", run_lib_mem_blocked, run_hw_mem_blocked, UNIT_BYTES, 1000, 1000, 100, TARGET_NONE, 0,
+    "heap bytes per thread blocked in invoke_sync to a busy background context, its GThread included, vs blocked in invoke_full + GCond" },
+  { "scale-mem-growth[bytes]", run_lib_growth, run_hw_growth, UNIT_BYTES, 1000000, 1000000, 3000, TARGET_LIB_LE, 0.01,
+    "heap bytes kept per completed call (invoke_sync, syncify, private path in turn) over the run vs the hand-written ones", 1 },
 
   { "mem-per-queued-job[bytes]", run_lib_mem, run_hw_mem, UNIT_BYTES, 10000, 10000, 1000, TARGET_LIB_LE, 512,
     "heap bytes per queued asyncify job (its GTask included) vs per queued g_task_run_in_thread task" },
@@ -1818,6 +2372,8 @@ typedef struct {
   guint  n_met;
   GArray *ratios;     /* double: timed rows */
   GString *missed;
+  FILE   *plot;        /* (nullable): --plot's CSV */
+  const char *plot_series;  /* the series of the last point written */
 } Summary;
 
 static void
@@ -1922,6 +2478,18 @@ run_row (const Row *row,
   g_print ("%-28s %14s %14s %8s  %s\n", row->name, sa, sb, sr, target ? target : "");
   if (note->len > 0)
     g_print ("#   %s: %s\n", row->name, note->str);
+
+  /* One line per point: series, scale, median ns per operation, and the
+   * median per-pair ratio to the series' small scale. The small scale's own
+   * point is written once, from the first case of its series. */
+  if (summary->plot != NULL && row->series != NULL && !isnan (ma))
+    {
+      if (summary->plot_series == NULL || !g_str_equal (summary->plot_series, row->series))
+        fprintf (summary->plot, "%s,%g,%.1f,1\n", row->series, row->x_base, mb);
+      fprintf (summary->plot, "%s,%g,%.1f,%.3f\n", row->series, row->x, ma, mr);
+      fflush (summary->plot);
+      summary->plot_series = row->series;
+    }
 
   summary->n_rows++;
   if (!ok)
@@ -2061,6 +2629,17 @@ main (int    argc,
   pairs = opt_pairs > 0 ? (guint) opt_pairs : opt_check ? 1 : opt_quick ? 3 : 7;
   summary.ratios = g_array_new (FALSE, FALSE, sizeof (double));
   summary.missed = g_string_new (NULL);
+  if (opt_plot != NULL)
+    {
+      g_autofree char *path = g_build_filename (opt_plot, opt_pin ? "scale-pinned.csv" : "scale-unpinned.csv", NULL);
+
+      if (g_mkdir_with_parents (opt_plot, 0755) != 0 || (summary.plot = fopen (path, "w")) == NULL)
+        {
+          g_printerr ("Cannot write %s: %s\n", path, g_strerror (errno));
+          return 2;
+        }
+      fprintf (summary.plot, "series,x,ns,ratio\n");
+    }
 
   g_print ("# syncify-glib benchmarks: GLib %u.%u.%u, %u CPUs online, pinned=%s",
            glib_major_version, glib_minor_version, glib_micro_version,
@@ -2104,6 +2683,8 @@ main (int    argc,
   else if (opt_check)
     g_print ("check: every case computed the right results\n");
 
+  if (summary.plot != NULL)
+    fclose (summary.plot);
   g_array_unref (summary.ratios);
   g_string_free (summary.missed, TRUE);
 

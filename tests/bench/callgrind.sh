@@ -4,7 +4,8 @@
 # Instruction counts per operation of one benchmark case, library side and
 # hand-written side, under valgrind --tool=callgrind (all threads summed).
 # Each side runs twice, with N1 and N2 operations; the difference divided by
-# N2 - N1 cancels the start-up and warm-up costs.
+# N2 - N1 cancels the start-up and warm-up costs (and, for the scale cases,
+# the cost of setting up their threads and contexts).
 #
 #   tests/bench/callgrind.sh BUILDDIR CASE [N1 N2]
 #   tests/bench/callgrind.sh _build push-invoke-bg/vs-naive 2000 12000

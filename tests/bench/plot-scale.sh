@@ -41,43 +41,55 @@ for mode in pinned unpinned; do
 done
 
 gnuplot <<GNUPLOT
-set terminal svg size 1200,420 font "sans,12" background rgb "white"
+set terminal svg size 1200,760 font "sans,11" background rgb "white" noenhanced
 set output "$out"
-set multiplot layout 1,3 title "syncify-glib: latency as the work grows (median per call; solid: pinned to one CPU, dashed: unpinned; 2 vCPUs)"
+set datafile missing "nan"
+set multiplot layout 2,3 title "syncify-glib: cost as the work grows. Top: median per call. Bottom: ratio to the smallest scale, same run, interleaved. Solid: pinned to one CPU, dashed: unpinned (2 vCPUs, shared)"
 set logscale x
 set grid
-set key top left
-set yrange [0:*]
-set style line 1 lc rgb "#1f77b4" lw 2 pt 7
-set style line 2 lc rgb "#1f77b4" lw 2 pt 6 dt 2
-set style line 3 lc rgb "#d62728" lw 2 pt 5
-set style line 4 lc rgb "#d62728" lw 2 pt 4 dt 2
-set style line 5 lc rgb "#2ca02c" lw 2 pt 9
-set style line 6 lc rgb "#2ca02c" lw 2 pt 8 dt 2
+set key top left font ",9"
+set style line 1 lc rgb "#1f77b4" lw 2 pt 7 ps 0.7
+set style line 2 lc rgb "#1f77b4" lw 2 pt 6 ps 0.7 dt 2
+set style line 3 lc rgb "#d62728" lw 2 pt 5 ps 0.7
+set style line 4 lc rgb "#d62728" lw 2 pt 4 ps 0.7 dt 2
+set style line 5 lc rgb "#2ca02c" lw 2 pt 9 ps 0.7
+set style line 6 lc rgb "#2ca02c" lw 2 pt 8 ps 0.7 dt 2
+set style line 9 lc rgb "#777777" lw 1 dt 3
 
-set title "invoke\\\\_sync while K threads are blocked"
-set xlabel "threads blocked in the library (K)"
-set ylabel "µs per call"
-set xtics ("0" 1, "10" 10, "100" 100, "1000" 1000)
-plot "$tmp/blocked-pinned.dat" using 1:2 with linespoints ls 1 title "pinned", \
-     "$tmp/blocked-unpinned.dat" using 1:2 with linespoints ls 2 title "unpinned"
+kx = "set xtics (\\"0\\" 1, \\"10\\" 10, \\"100\\" 100, \\"1000\\" 1000)"
+cx = "set xtics (\\"0\\" 1, \\"10\\" 10, \\"100\\" 100, \\"1000\\" 1000, \\"10000\\" 10000)"
+qx = "set xtics (\\"1e3\\" 1000, \\"1e4\\" 10000, \\"1e5\\" 100000)"
 
-set title "blocking calls with C live contexts"
-set xlabel "live contexts (C)"
-set xtics ("0" 1, "10" 10, "100" 100, "1000" 1000, "10^4" 10000)
-plot "$tmp/bg-contexts-pinned.dat" using 1:2 with linespoints ls 1 title "invoke onto 1 of C background", \
-     "$tmp/bg-contexts-unpinned.dat" using 1:2 with linespoints ls 2 notitle, \
-     "$tmp/wrapped-invoke-pinned.dat" using 1:2 with linespoints ls 3 title "invoke, C wrapped alive", \
-     "$tmp/wrapped-invoke-unpinned.dat" using 1:2 with linespoints ls 4 notitle, \
-     "$tmp/wrapped-private-pinned.dat" using 1:2 with linespoints ls 5 title "private path, C wrapped alive", \
-     "$tmp/wrapped-private-unpinned.dat" using 1:2 with linespoints ls 6 notitle
+do for [col in "2 3"] {
+  c = int(col)
+  if (c == 2) { set yrange [0:*]; yl = "us per call"; } else { set yrange [0:2]; yl = "ratio to the smallest scale"; }
 
-set title "asyncify: N jobs queued at once"
-set xlabel "jobs queued at once (N)"
-set ylabel "µs per job"
-set xtics ("10^3" 1000, "10^4" 10000, "10^5" 100000)
-plot "$tmp/queued-pinned.dat" using 1:2 with linespoints ls 1 title "pinned", \
-     "$tmp/queued-unpinned.dat" using 1:2 with linespoints ls 2 title "unpinned"
+  set title "invoke_sync while K threads are blocked"
+  set xlabel "threads blocked in the library (K)"
+  set ylabel yl
+  eval kx
+  plot "$tmp/blocked-pinned.dat" using 1:c with linespoints ls 1 title "pinned", \\
+       "$tmp/blocked-unpinned.dat" using 1:c with linespoints ls 2 title "unpinned", \\
+       (c == 3 ? 1.2 : 1/0) with lines ls 9 title (c == 3 ? "target 1.2" : "")
+
+  set title "blocking calls with C live contexts"
+  set xlabel "live contexts (C)"
+  eval cx
+  plot "$tmp/bg-contexts-pinned.dat" using 1:c with linespoints ls 1 title "invoke onto 1 of C background", \\
+       "$tmp/bg-contexts-unpinned.dat" using 1:c with linespoints ls 2 notitle, \\
+       "$tmp/wrapped-invoke-pinned.dat" using 1:c with linespoints ls 3 title "invoke, C wrapped contexts alive", \\
+       "$tmp/wrapped-invoke-unpinned.dat" using 1:c with linespoints ls 4 notitle, \\
+       "$tmp/wrapped-private-pinned.dat" using 1:c with linespoints ls 5 title "private path, C wrapped alive", \\
+       "$tmp/wrapped-private-unpinned.dat" using 1:c with linespoints ls 6 notitle, \\
+       (c == 3 ? 1.2 : 1/0) with lines ls 9 notitle
+
+  set title "asyncify: N jobs queued at once"
+  set xlabel "jobs queued at once from the loop (N)"
+  set ylabel (c == 2 ? "us per job" : yl)
+  eval qx
+  plot "$tmp/queued-pinned.dat" using 1:c with linespoints ls 1 title "pinned", \\
+       "$tmp/queued-unpinned.dat" using 1:c with linespoints ls 2 title "unpinned"
+}
 unset multiplot
 GNUPLOT
 

@@ -1871,10 +1871,13 @@ blocked_set_clear (BlockedSet *bs)
 }
 
 /* invoke_sync onto the benchmark's background context while @k threads are
- * blocked pushing to another, busy one. */
+ * blocked pushing to another, busy one: in the library's waits (@lib), or
+ * in hand-written ones (the control: as many sleeping threads, none of
+ * them known to the library). */
 static void
-run_blocked (RunArgs *a,
-             guint    k)
+run_blocked (RunArgs  *a,
+             guint     k,
+             gboolean  lib)
 {
   BlockedSet bs;
 
@@ -1884,17 +1887,18 @@ run_blocked (RunArgs *a,
       return;
     }
 
-  blocked_set_init (&bs, a, TRUE, k);
+  blocked_set_init (&bs, a, lib, k);
   blocked_set_block (&bs);
   if (a->error->len == 0)
     run_push_loop (a, &fx.bg_target, NULL, lib_invoke_bg);
   blocked_set_clear (&bs);
 }
 
-static void run_blocked_0 (RunArgs *a) { run_blocked (a, 0); }
-static void run_blocked_10 (RunArgs *a) { run_blocked (a, 10); }
-static void run_blocked_100 (RunArgs *a) { run_blocked (a, 100); }
-static void run_blocked_1000 (RunArgs *a) { run_blocked (a, 1000); }
+static void run_blocked_0 (RunArgs *a) { run_blocked (a, 0, TRUE); }
+static void run_blocked_10 (RunArgs *a) { run_blocked (a, 10, TRUE); }
+static void run_blocked_100 (RunArgs *a) { run_blocked (a, 100, TRUE); }
+static void run_blocked_1000 (RunArgs *a) { run_blocked (a, 1000, TRUE); }
+static void run_blocked_hand_1000 (RunArgs *a) { run_blocked (a, 1000, FALSE); }
 
 /* Heap and resident bytes per blocked thread, its own GThread included. */
 static void
@@ -2240,6 +2244,8 @@ static const Row rows[] = {
     "the same with 100 threads blocked", 0, "blocked", 100, 0 },
   { "scale-blocked-1000", run_blocked_1000, run_blocked_0, UNIT_NS, 10000, 3000, 300, TARGET_RATIO_LE, 1.20,
     "the same with 1000 threads blocked", 0, "blocked", 1000, 0 },
+  { "scale-blocked-1000/vs-hand", run_blocked_1000, run_blocked_hand_1000, UNIT_NS, 10000, 3000, 300, TARGET_NONE, 0,
+    "the same vs 1000 threads blocked in hand-written waits (invoke_full + GCond on a busy loop): the library's share" },
 
   { "scale-bg-contexts-100", run_bg_contexts_100, run_bg_contexts_10, UNIT_NS, 10000, 3000, 300, TARGET_NONE, 0,
     "invoke_sync onto one of 100 live background contexts vs one of 10", 0, "bg-contexts", 100, 10 },

@@ -25,7 +25,7 @@ export G_SLICE=always-malloc
 
 total_ir () {
   # $1 side, $2 iterations
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/out.$1.$2" \
+  valgrind --tool=callgrind --max-threads=1200 --callgrind-out-file="$tmp/out.$1.$2" \
     "$exe" --case "$case_name" --side "$1" --iterations "$2" >"$tmp/log.$1.$2" 2>&1 ||
     { cat "$tmp/log.$1.$2" >&2; exit 1; }
   sed -n 's/^summary: *//p; s/^totals: *//p' "$tmp/out.$1.$2" | head -n 1 | cut -d' ' -f1

@@ -60,8 +60,10 @@ test_watchdog_bound_us (void)
   return (gint64) TEST_WATCHDOG_SECONDS * MAX (s, 1) * G_USEC_PER_SEC;
 }
 
-/* (Re)arms the watchdog for the current test: call at the start of each test
- * (test_init() makes g_test_add_func tests do it through a hook). */
+/* (Re)arms the watchdog for the current test: call it at the start of each
+ * test (nothing does it for you: test_init() only arms it once for the
+ * whole program, and a test that does not re-arm inherits what is left of
+ * the previous deadline). */
 static inline void
 test_watchdog_arm (const char *what)
 {

@@ -706,7 +706,12 @@ test_deliveries (gconstpointer data)
 
   /* No thread, context or descriptor outlives the shutdown (the pool's
    * parked workers aside). */
-  g_assert_cmpuint (test_count_fds (), <=, fds_before);
+  /* (Waits, with the watchdog's bound, for a descriptor another thread is
+   * closing right now; says which ones it waits for.) */
+  if (test_count_fds () > fds_before)
+    test_list_fds ();
+  while (test_count_fds () > fds_before)
+    g_usleep (1000);
   /* A pool worker the test started may still be naming itself (it is not
    * counted once it has): wait for the census, with the watchdog's bound. */
   while (test_count_other_threads () > threads_before)

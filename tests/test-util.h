@@ -261,6 +261,28 @@ test_count_fds (void)
   return n - 1;   /* the one opendir() holds */
 }
 
+/* Says what every open descriptor is, as test messages. */
+static inline void
+test_list_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    {
+      g_autofree char *link = NULL;
+      g_autofree char *target = NULL;
+
+      if (entry->d_name[0] == '.')
+        continue;
+      link = g_strdup_printf ("/proc/self/fd/%s", entry->d_name);
+      target = g_file_read_link (link, NULL);
+      g_test_message ("descriptor %s: %s", entry->d_name, target != NULL ? target : "?");
+    }
+  closedir (dir);
+}
+
 static inline guint
 test_count_other_threads (void)
 {

@@ -458,6 +458,8 @@ struct _Call {
   Chain              chain;           /* call_async */
   gulong             cancel_handler;  /* call_async */
   GTask             *task;            /* (owned): call_async */
+  SyncifyContext    *context_ref;     /* (owned) (nullable): call_async when
+                                       * the task's source is not the context */
   GDestroyNotify     user_data_destroy;
   GDestroyNotify     result_destroy;
 };
@@ -672,6 +674,7 @@ async_call_free (Call *call)
 {
   g_clear_object (&call->task);
   g_clear_error (&call->error);
+  g_clear_object (&call->context_ref);
   g_free (call);
 }
 
@@ -2625,12 +2628,32 @@ syncify_context_call_async (SyncifyContext      *self,
                             GAsyncReadyCallback  callback,
                             gpointer             callback_data)
 {
-  Call *call;
-
   g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
   g_return_if_fail (start != NULL);
   g_return_if_fail (finish != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  syncify_call_async_internal (self, G_OBJECT (self), syncify_context_call_async,
+                               start, finish, user_data, user_data_destroy,
+                               result_destroy, cancellable, callback, callback_data);
+}
+
+/* call_async with the task's source object and tag given: the task is the
+ * caller's own result (see syncify_context_await_async_full()). */
+void
+syncify_call_async_internal (SyncifyContext      *self,
+                             GObject             *source_object,
+                             gpointer             source_tag,
+                             SyncifyStartFunc     start,
+                             SyncifyFinishFunc    finish,
+                             gpointer             user_data,
+                             GDestroyNotify       user_data_destroy,
+                             GDestroyNotify       result_destroy,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             callback_data)
+{
+  Call *call;
 
   call = g_new0 (Call, 1);
   call->kind = CALL_ASYNC;
@@ -2640,8 +2663,11 @@ syncify_context_call_async (SyncifyContext      *self,
   call->user_data = user_data;
   call->user_data_destroy = user_data_destroy;
   call->result_destroy = result_destroy;
-  call->task = g_task_new (self, cancellable, callback, callback_data);
-  g_task_set_source_tag (call->task, syncify_context_call_async);
+  call->task = g_task_new (source_object, cancellable, callback, callback_data);
+  g_task_set_source_tag (call->task, source_tag);
+  /* The task holds the context when it is the source object. */
+  if (source_object != G_OBJECT (self))
+    call->context_ref = g_object_ref (self);
 
   if (g_atomic_int_get (&self->closed))
     {

@@ -112,6 +112,21 @@ SYNCIFY_AVAILABLE_IN_1_0
 GAsyncResult   *syncify_context_await_finish     (SyncifyContext      *self,
                                                   GAsyncResult        *result,
                                                   GError             **error);
+SYNCIFY_AVAILABLE_IN_1_0
+void            syncify_context_await_async_full (SyncifyContext      *self,
+                                                  gpointer             source_object,
+                                                  gpointer             source_tag,
+                                                  SyncifyStartFunc     start,
+                                                  SyncifyFinishFunc    finish,
+                                                  gpointer             user_data,
+                                                  GDestroyNotify       user_data_destroy,
+                                                  GDestroyNotify       result_destroy,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             callback_data);
+SYNCIFY_AVAILABLE_IN_1_0
+gpointer        syncify_await_full_finish        (GAsyncResult        *result,
+                                                  GError             **error);
 
 /**
  * SYNCIFY_DEFINE_START_FUNC:

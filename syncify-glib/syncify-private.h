@@ -273,6 +273,17 @@ GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
 SyncifyThread  *syncify_context_peek_owner   (SyncifyContext *self);
 gboolean        syncify_context_peek_background   (SyncifyContext *self);
 char           *syncify_context_describe     (SyncifyContext *self);
+void            syncify_call_async_internal  (SyncifyContext      *self,
+                                              GObject             *source_object,
+                                              gpointer             source_tag,
+                                              SyncifyStartFunc     start,
+                                              SyncifyFinishFunc    finish,
+                                              gpointer             user_data,
+                                              GDestroyNotify       user_data_destroy,
+                                              GDestroyNotify       result_destroy,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             callback_data);
 
 /* Runs @func (@data, freed with @notify) from an idle source of @priority
  * in @context; called in any thread. @context is held across the hand-off:

@@ -55,6 +55,7 @@
 #endif
 
 #include "syncify-private.h"
+#include "syncify-teardown-private.h"
 
 struct _SyncifyContext
 {
@@ -79,6 +80,8 @@ struct _SyncifyContext
   GCancellable     *shutdown_cancellable; /* (owned) */
 
   SyncifyPoolGroup  group;          /* protected by the pool's lock */
+
+  SyncifyTeardownList *teardown;    /* (owned): run once, at shutdown */
 };
 
 enum {
@@ -306,6 +309,7 @@ typedef struct _BackgroundData {
   GMainContext *main_context;  /* (owned) */
   GCancellable *shutdown_cancellable; /* (owned): the context's */
   char         *name;          /* (owned) */
+  SyncifyTeardownList *teardown; /* (owned): the context's, run by the thread */
 } BackgroundData;
 
 static void
@@ -318,6 +322,7 @@ background_data_unref (gpointer data)
   g_main_context_unref (bg->main_context);
   g_object_unref (bg->shutdown_cancellable);
   g_free (bg->name);
+  syncify_teardown_list_unref (bg->teardown);
   g_free (bg);
 }
 
@@ -1198,6 +1203,8 @@ background_main (gpointer data)
    * closed it still completes here before the thread leaves. */
   while (!g_atomic_int_get (&bg->stop) || g_atomic_int_get (&bg->n_inflight) > 0)
     g_main_context_iteration (bg->main_context, TRUE);
+  /* Shutdown's teardown functions, here on this thread. */
+  syncify_teardown_list_run (bg->teardown);
   g_main_context_pop_thread_default (bg->main_context);
 
   thread->background = NULL;
@@ -1241,6 +1248,7 @@ syncify_context_constructed (GObject *object)
       bg->main_context = g_main_context_ref (self->main_context);
       bg->shutdown_cancellable = g_object_ref (self->shutdown_cancellable);
       bg->name = g_strdup (self->name);
+      bg->teardown = syncify_teardown_list_ref (self->teardown);
       self->bg = bg;
       self->thread = g_thread_try_new (self->name, background_main, bg, &self->init_error);
       if (self->thread == NULL)
@@ -1288,6 +1296,7 @@ syncify_context_finalize (GObject *object)
   g_clear_object (&self->shutdown_cancellable);
   g_clear_pointer (&self->name, g_free);
   g_clear_error (&self->init_error);
+  g_clear_pointer (&self->teardown, syncify_teardown_list_unref);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (syncify_context_parent_class)->finalize (object);
@@ -1454,6 +1463,7 @@ syncify_context_init (SyncifyContext *self)
   g_queue_init (&self->cancel_on_shutdown);
   self->shutdown_cancellable = g_cancellable_new ();
   syncify_pool_group_init (&self->group);
+  self->teardown = syncify_teardown_list_new ();
 }
 
 /* ------------------------------------------------------------------------ *
@@ -1621,6 +1631,12 @@ syncify_context_get_main_context (SyncifyContext *self)
   g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
 
   return self->main_context;
+}
+
+SyncifyTeardownList *
+syncify_context_peek_teardown (SyncifyContext *self)
+{
+  return self->teardown;
 }
 
 GMainContext *
@@ -1838,6 +1854,10 @@ syncify_context_shutdown (SyncifyContext *self)
   g_cancellable_cancel (self->shutdown_cancellable);
   for (guint i = 0; i < to_cancel->len; i++)
     g_cancellable_cancel (to_cancel->pdata[i]);
+
+  /* No thread of its own to run the teardown functions: run them here. */
+  if (thread == NULL)
+    syncify_teardown_list_run (self->teardown);
 
   if (thread != NULL)
     {

@@ -46,6 +46,13 @@ SYNCIFY_AVAILABLE_IN_1_0
 gboolean        syncify_context_is_closed        (SyncifyContext *self);
 SYNCIFY_AVAILABLE_IN_1_0
 void            syncify_context_shutdown         (SyncifyContext *self);
+SYNCIFY_AVAILABLE_IN_1_0
+gboolean        syncify_context_add_teardown     (SyncifyContext *self,
+                                                  GDestroyNotify  func,
+                                                  gpointer        data);
+SYNCIFY_AVAILABLE_IN_1_0
+gboolean        syncify_context_add_teardown_object (SyncifyContext *self,
+                                                     GObject        *object);
 
 SYNCIFY_AVAILABLE_IN_1_0
 void            syncify_context_asyncify         (SyncifyContext      *self,

@@ -268,6 +268,7 @@ void     syncify_thread_lend_slot    (SyncifyThread    *thread);
  * ------------------------------------------------------------------------ */
 
 GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
+struct _SyncifyTeardownList *syncify_context_peek_teardown (SyncifyContext *self);
 /* The thread that owns the context's main context (SyncifyOwnerRecord), or
  * NULL if no live thread has iterated it. */
 SyncifyThread  *syncify_context_peek_owner   (SyncifyContext *self);

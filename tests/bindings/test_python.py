@@ -948,5 +948,25 @@ class TestIterator(SyncifyTestCase):
         self.assertFalse(hasattr(Syncify.Iterator, 'next'))
 
 
+class TestTeardown(SyncifyTestCase):
+    def test_teardown_object_disposed_on_background(self):
+        bg = Syncify.Context.new_thread('py-teardown')
+        disposed_on = []
+
+        def make(cancellable, data):
+            return True, Gio.SimpleAction.new('loop-bound', None)
+
+        action = bg.invoke_object(make, None)
+        # A GObject weak reference is notified when the object is disposed.
+        action.weak_ref(lambda *args: disposed_on.append(threading.get_ident()))
+        self.assertTrue(bg.add_teardown_object(action))
+        self.assertEqual(disposed_on, [])
+        bg.shutdown()
+        self.assertEqual(len(disposed_on), 1)
+        self.assertNotEqual(disposed_on[0], MAIN)
+        self.assertFalse(bg.add_teardown_object(Gio.SimpleAction.new('late', None)))
+        del action
+
+
 if __name__ == '__main__':
     taptestrunner.main()

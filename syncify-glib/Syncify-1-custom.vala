@@ -9,6 +9,11 @@ namespace Syncify {
 	[CCode (cheader_filename = "syncify-glib/syncify-glib.h", cname = "SyncifyThreadFunc", instance_pos = 0.9)]
 	public delegate G ThreadFunc<G> (GLib.Cancellable? cancellable) throws GLib.Error;
 
+	/* SyncifyStartFunc: starts an _async call with the callback it is
+	 * given (pass it to the call's .begin ()). */
+	[CCode (cheader_filename = "syncify-glib/syncify-glib.h", cname = "SyncifyStartFunc", instance_pos = 0.9)]
+	public delegate void StartFunc (GLib.Cancellable? cancellable, GLib.AsyncReadyCallback callback);
+
 	/* SyncifyStartFunc with its data typed: a static function (or a lambda
 	 * that captures nothing), since syncify hands the same data to both. */
 	[CCode (cheader_filename = "syncify-glib/syncify-glib.h", cname = "SyncifyStartFunc", has_target = false)]

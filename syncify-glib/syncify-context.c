@@ -55,6 +55,7 @@
 #endif
 
 #include "syncify-private.h"
+#include "syncify-teardown-private.h"
 
 struct _SyncifyContext
 {
@@ -79,6 +80,8 @@ struct _SyncifyContext
   GCancellable     *shutdown_cancellable; /* (owned) */
 
   SyncifyPoolGroup  group;          /* protected by the pool's lock */
+
+  SyncifyTeardownList *teardown;    /* (owned): run once, at shutdown */
 };
 
 enum {
@@ -306,6 +309,7 @@ typedef struct _BackgroundData {
   GMainContext *main_context;  /* (owned) */
   GCancellable *shutdown_cancellable; /* (owned): the context's */
   char         *name;          /* (owned) */
+  SyncifyTeardownList *teardown; /* (owned): the context's, run by the thread */
 } BackgroundData;
 
 static void
@@ -318,6 +322,7 @@ background_data_unref (gpointer data)
   g_main_context_unref (bg->main_context);
   g_object_unref (bg->shutdown_cancellable);
   g_free (bg->name);
+  syncify_teardown_list_unref (bg->teardown);
   g_free (bg);
 }
 
@@ -458,6 +463,8 @@ struct _Call {
   Chain              chain;           /* call_async */
   gulong             cancel_handler;  /* call_async */
   GTask             *task;            /* (owned): call_async */
+  SyncifyContext    *context_ref;     /* (owned) (nullable): call_async when
+                                       * the task's source is not the context */
   GDestroyNotify     user_data_destroy;
   GDestroyNotify     result_destroy;
 };
@@ -676,6 +683,7 @@ async_call_free (Call *call)
 {
   g_clear_object (&call->task);
   g_clear_error (&call->error);
+  g_clear_object (&call->context_ref);
   g_free (call);
 }
 
@@ -1195,6 +1203,8 @@ background_main (gpointer data)
    * closed it still completes here before the thread leaves. */
   while (!g_atomic_int_get (&bg->stop) || g_atomic_int_get (&bg->n_inflight) > 0)
     g_main_context_iteration (bg->main_context, TRUE);
+  /* Shutdown's teardown functions, here on this thread. */
+  syncify_teardown_list_run (bg->teardown);
   g_main_context_pop_thread_default (bg->main_context);
 
   thread->background = NULL;
@@ -1238,6 +1248,7 @@ syncify_context_constructed (GObject *object)
       bg->main_context = g_main_context_ref (self->main_context);
       bg->shutdown_cancellable = g_object_ref (self->shutdown_cancellable);
       bg->name = g_strdup (self->name);
+      bg->teardown = syncify_teardown_list_ref (self->teardown);
       self->bg = bg;
       self->thread = g_thread_try_new (self->name, background_main, bg, &self->init_error);
       if (self->thread == NULL)
@@ -1285,6 +1296,7 @@ syncify_context_finalize (GObject *object)
   g_clear_object (&self->shutdown_cancellable);
   g_clear_pointer (&self->name, g_free);
   g_clear_error (&self->init_error);
+  g_clear_pointer (&self->teardown, syncify_teardown_list_unref);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (syncify_context_parent_class)->finalize (object);
@@ -1451,6 +1463,7 @@ syncify_context_init (SyncifyContext *self)
   g_queue_init (&self->cancel_on_shutdown);
   self->shutdown_cancellable = g_cancellable_new ();
   syncify_pool_group_init (&self->group);
+  self->teardown = syncify_teardown_list_new ();
 }
 
 /* ------------------------------------------------------------------------ *
@@ -1618,6 +1631,12 @@ syncify_context_get_main_context (SyncifyContext *self)
   g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
 
   return self->main_context;
+}
+
+SyncifyTeardownList *
+syncify_context_peek_teardown (SyncifyContext *self)
+{
+  return self->teardown;
 }
 
 GMainContext *
@@ -1843,6 +1862,10 @@ syncify_context_shutdown (SyncifyContext *self)
   g_cancellable_cancel (self->shutdown_cancellable);
   for (guint i = 0; i < to_cancel->len; i++)
     g_cancellable_cancel (to_cancel->pdata[i]);
+
+  /* No thread of its own to run the teardown functions: run them here. */
+  if (thread == NULL)
+    syncify_teardown_list_run (self->teardown);
 
   if (thread != NULL)
     {
@@ -2625,12 +2648,32 @@ syncify_context_call_async (SyncifyContext      *self,
                             GAsyncReadyCallback  callback,
                             gpointer             callback_data)
 {
-  Call *call;
-
   g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
   g_return_if_fail (start != NULL);
   g_return_if_fail (finish != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  syncify_call_async_internal (self, G_OBJECT (self), syncify_context_call_async,
+                               start, finish, user_data, user_data_destroy,
+                               result_destroy, cancellable, callback, callback_data);
+}
+
+/* call_async with the task's source object and tag given: the task is the
+ * caller's own result (see syncify_context_await_async_full()). */
+void
+syncify_call_async_internal (SyncifyContext      *self,
+                             GObject             *source_object,
+                             gpointer             source_tag,
+                             SyncifyStartFunc     start,
+                             SyncifyFinishFunc    finish,
+                             gpointer             user_data,
+                             GDestroyNotify       user_data_destroy,
+                             GDestroyNotify       result_destroy,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             callback_data)
+{
+  Call *call;
 
   call = g_new0 (Call, 1);
   call->kind = CALL_ASYNC;
@@ -2640,8 +2683,11 @@ syncify_context_call_async (SyncifyContext      *self,
   call->user_data = user_data;
   call->user_data_destroy = user_data_destroy;
   call->result_destroy = result_destroy;
-  call->task = g_task_new (self, cancellable, callback, callback_data);
-  g_task_set_source_tag (call->task, syncify_context_call_async);
+  call->task = g_task_new (source_object, cancellable, callback, callback_data);
+  g_task_set_source_tag (call->task, source_tag);
+  /* The task holds the context when it is the source object. */
+  if (source_object != G_OBJECT (self))
+    call->context_ref = g_object_ref (self);
 
   if (g_atomic_int_get (&self->closed))
     {

@@ -46,6 +46,13 @@ SYNCIFY_AVAILABLE_IN_1_0
 gboolean        syncify_context_is_closed        (SyncifyContext *self);
 SYNCIFY_AVAILABLE_IN_1_0
 void            syncify_context_shutdown         (SyncifyContext *self);
+SYNCIFY_AVAILABLE_IN_1_0
+gboolean        syncify_context_add_teardown     (SyncifyContext *self,
+                                                  GDestroyNotify  func,
+                                                  gpointer        data);
+SYNCIFY_AVAILABLE_IN_1_0
+gboolean        syncify_context_add_teardown_object (SyncifyContext *self,
+                                                     GObject        *object);
 
 SYNCIFY_AVAILABLE_IN_1_0
 void            syncify_context_asyncify         (SyncifyContext      *self,
@@ -111,6 +118,21 @@ void            syncify_context_await_async      (SyncifyContext      *self,
 SYNCIFY_AVAILABLE_IN_1_0
 GAsyncResult   *syncify_context_await_finish     (SyncifyContext      *self,
                                                   GAsyncResult        *result,
+                                                  GError             **error);
+SYNCIFY_AVAILABLE_IN_1_0
+void            syncify_context_await_async_full (SyncifyContext      *self,
+                                                  gpointer             source_object,
+                                                  gpointer             source_tag,
+                                                  SyncifyStartFunc     start,
+                                                  SyncifyFinishFunc    finish,
+                                                  gpointer             user_data,
+                                                  GDestroyNotify       user_data_destroy,
+                                                  GDestroyNotify       result_destroy,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             callback_data);
+SYNCIFY_AVAILABLE_IN_1_0
+gpointer        syncify_await_full_finish        (GAsyncResult        *result,
                                                   GError             **error);
 
 /**

@@ -31,6 +31,17 @@
  *   consume (item);
  * ]|
  *
+ * Language bindings make one with [ctor@Syncify.Iterator.new_checked], from
+ * a function that returns the next object (run on the context's owner),
+ * and call [method@Syncify.Iterator.next_object]. In Python:
+ *
+ * |[
+ * it = Syncify.Iterator.new_checked(bg, lambda cancellable, data: (True, enumerator.next_file(cancellable)))
+ * while (info := it.next_object(None)) is not None:
+ *     print(info.get_name())
+ * it.close()
+ * ]|
+ *
  * An iterator is meant to be used by one thread at a time.
  *
  * Since: 1.0
@@ -49,6 +60,7 @@ struct _SyncifyIterator
   SyncifyFlags        flags;
   SyncifyStartFunc    next_start;
   SyncifyFinishFunc   next_finish;
+  SyncifyCheckedObjectFunc next_object;   /* bindable form, instead of the two above */
   gpointer            user_data;          /* (owned) until closed */
   GDestroyNotify      user_data_destroy;
   gboolean            done;
@@ -141,6 +153,74 @@ syncify_iterator_new (SyncifyContext    *context,
 }
 
 /**
+ * syncify_iterator_new_checked:
+ * @context: (nullable): the context to run @next on, or %NULL for the
+ *   calling worker's context (or, outside workers, the calling thread)
+ * @next: (scope notified) (closure user_data) (destroy user_data_destroy):
+ *   returns the next item, or %NULL (with %TRUE) at the end
+ * @user_data: the source's state, handed to @next
+ * @user_data_destroy: (nullable): frees @user_data, on the context's owner,
+ *   when the iterator is closed
+ *
+ * Creates an iterator whose items are objects, each returned by one call of
+ * @next on the owner of @context (as [method@Syncify.Context.invoke_object]
+ * runs a function): the form of `syncify_iterator_new()` for language
+ * bindings, used with [method@Syncify.Iterator.next_object]. @next may use
+ * loop-bound objects that live on @context's thread, such as a
+ * [class@Gio.FileEnumerator] made there. A function that fails (returns
+ * %FALSE, or raises in a binding) fails that call of
+ * [method@Syncify.Iterator.next_object]; a later call tries again.
+ *
+ * Returns: (transfer full): a new `SyncifyIterator`
+ *
+ * Since: 1.0
+ */
+SyncifyIterator *
+syncify_iterator_new_checked (SyncifyContext           *context,
+                              SyncifyCheckedObjectFunc  next,
+                              gpointer                  user_data,
+                              GDestroyNotify            user_data_destroy)
+{
+  SyncifyIterator *self;
+
+  g_return_val_if_fail (context == NULL || SYNCIFY_IS_CONTEXT (context), NULL);
+  g_return_val_if_fail (next != NULL, NULL);
+
+  if (context == NULL)
+    context = syncify_context_get_current ();
+
+  self = g_object_new (SYNCIFY_TYPE_ITERATOR, NULL);
+  self->context = context != NULL ? g_object_ref (context) : NULL;
+  self->next_object = next;
+  self->user_data = user_data;
+  self->user_data_destroy = user_data_destroy;
+
+  return self;
+}
+
+/* Called on the iterating thread. Returns the next item, or NULL at the end
+ * (error unset) or on an error. */
+static gpointer
+iterator_fetch (SyncifyIterator  *self,
+                GCancellable     *cancellable,
+                GError          **error)
+{
+  if (self->next_object != NULL)
+    return syncify_context_invoke_object (self->context, self->next_object, self->user_data,
+                                          cancellable, error);
+  if (self->next_start == NULL)
+    {
+      syncify_i18n_init ();
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+                           _("The iterator was created without a source"));
+      return NULL;
+    }
+  return syncify_context_syncify (self->context, self->flags,
+                                  self->next_start, self->next_finish,
+                                  self->user_data, cancellable, error);
+}
+
+/**
  * syncify_iterator_get_context:
  * @self: a `SyncifyIterator`
  *
@@ -160,7 +240,7 @@ syncify_iterator_get_context (SyncifyIterator *self)
 }
 
 /**
- * syncify_iterator_next:
+ * syncify_iterator_next: (skip)
  * @self: a `SyncifyIterator`
  * @out_item: (out) (optional) (transfer full) (nullable): return location for
  *   the item
@@ -174,6 +254,8 @@ syncify_iterator_get_context (SyncifyIterator *self)
  * Returns: %TRUE with *@out_item set to the item; %FALSE at the end (without
  *   an error: every later call also returns %FALSE) or on an error (a later
  *   call tries again)
+ *
+ * Language bindings use [method@Syncify.Iterator.next_object] instead.
  *
  * Since: 1.0
  */
@@ -196,9 +278,7 @@ syncify_iterator_next (SyncifyIterator  *self,
   if (self->done || self->closed)
     return FALSE;
 
-  item = syncify_context_syncify (self->context, self->flags,
-                                  self->next_start, self->next_finish,
-                                  self->user_data, cancellable, &local_error);
+  item = iterator_fetch (self, cancellable, &local_error);
   if (local_error != NULL)
     {
       g_propagate_error (error, local_error);
@@ -217,6 +297,40 @@ syncify_iterator_next (SyncifyIterator  *self,
     g_warning ("syncify_iterator_next() was given no place for the item; it is leaked");
 
   return TRUE;
+}
+
+/**
+ * syncify_iterator_next_object:
+ * @self: a `SyncifyIterator` made with [ctor@Syncify.Iterator.new_checked]
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to the "next"
+ *   function
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Blocks until the next item is available and returns it: the form of
+ * [method@Syncify.Iterator.next] for language bindings. At the end it
+ * returns %NULL without an error, as does every later call; on an error it
+ * returns %NULL with @error set, and a later call tries again. An iterator
+ * made without a source fails with %G_IO_ERROR_NOT_INITIALIZED.
+ *
+ * Returns: (transfer full) (nullable): the next item, or %NULL
+ *
+ * Since: 1.0
+ */
+GObject *
+syncify_iterator_next_object (SyncifyIterator  *self,
+                              GCancellable     *cancellable,
+                              GError          **error)
+{
+  gpointer item = NULL;
+
+  g_return_val_if_fail (SYNCIFY_IS_ITERATOR (self), NULL);
+  g_return_val_if_fail (self->next_start == NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (syncify_iterator_next (self, &item, cancellable, error))
+    return item;
+  return NULL;
 }
 
 /**

@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 
 #include "syncify-context.h"
+#include "syncify-operation.h"
 #include "syncify-types.h"
 #include "syncify-version.h"
 
@@ -30,6 +31,15 @@ SyncifyIterator *syncify_iterator_new         (SyncifyContext     *context,
                                                SyncifyFinishFunc   next_finish,
                                                gpointer            user_data,
                                                GDestroyNotify      user_data_destroy);
+SYNCIFY_AVAILABLE_IN_1_0
+SyncifyIterator *syncify_iterator_new_checked (SyncifyContext           *context,
+                                               SyncifyCheckedObjectFunc  next,
+                                               gpointer                  user_data,
+                                               GDestroyNotify            user_data_destroy);
+SYNCIFY_AVAILABLE_IN_1_0
+GObject         *syncify_iterator_next_object (SyncifyIterator    *self,
+                                               GCancellable       *cancellable,
+                                               GError            **error);
 SYNCIFY_AVAILABLE_IN_1_0
 gboolean         syncify_iterator_next        (SyncifyIterator    *self,
                                                gpointer           *out_item,

@@ -539,6 +539,12 @@ variant_func (gpointer       data,
  * the same: @func runs in a worker thread, @callback in the caller's
  * thread-default main context.
  *
+ * A Python function holds the GIL while it runs Python code, and the
+ * pool's default bound is tuned for C work: to keep a main loop responsive
+ * while many Python jobs run, set [property@Syncify.Context:max-workers]
+ * (say, to 2) on the context the jobs are started from, or on a context of
+ * their own. See "Python work and the GIL" on the asyncify page.
+ *
  * Since: 1.0
  */
 void
@@ -895,6 +901,12 @@ syncify_context_invoke_checked (SyncifyContext             *self,
  *
  * context.asyncify_checked(Syncify.Flags.NONE, work, 21, None, done)
  * ]|
+ *
+ * A Python function holds the GIL while it runs Python code, and the
+ * pool's default bound is tuned for C work: to keep a main loop responsive
+ * while many Python jobs run, set [property@Syncify.Context:max-workers]
+ * (say, to 2) on the context the jobs are started from, or on a context of
+ * their own. See "Python work and the GIL" on the asyncify page.
  *
  * Since: 1.0
  */

@@ -17,10 +17,14 @@
  *   short CPU-bound jobs this keeps every core busy without the contention
  *   of a larger pool.
  * - A worker that blocks inside the library (syncify or invoke_sync pushing
- *   to a loop, or iterating a private context) stops counting: it hands its
- *   slot, and its context's max_workers slot, to the next job at once. So
- *   workers waiting on jobs of their own can never starve those jobs, however
- *   deep the nesting and whatever max_workers says.
+ *   to a loop, or iterating a private context) keeps its slot while the
+ *   thread serving it is merely busy, and lends it (with its context's
+ *   max_workers slot) to the next job as soon as its wait may need other
+ *   jobs: once the owner started a syncify operation for it, while it
+ *   iterates a private context, or while the owner it waits on is itself
+ *   blocked in the library. When the wait ends it takes a slot back before
+ *   any queued job. So workers waiting on jobs of their own never starve
+ *   those jobs, however deep the nesting and whatever max_workers says.
  * - A worker that blocks elsewhere (a blocking read, a sleep) cannot tell us.
  *   While jobs are queued, a monitor thread looks every millisecond at how
  *   much CPU time each running worker used; `extra` becomes the number of

@@ -271,12 +271,24 @@ void     syncify_thread_lend_slot    (SyncifyThread    *thread);
  * ------------------------------------------------------------------------ */
 
 GMainContext   *syncify_context_peek_main_context (SyncifyContext *self);
+struct _SyncifyTeardownList *syncify_context_peek_teardown (SyncifyContext *self);
 /* The thread that owns the context's main context (SyncifyOwnerRecord), or
  * NULL if no live thread has iterated it. */
 SyncifyThread  *syncify_context_peek_owner   (SyncifyContext *self);
 SyncifyOwnerRecord *syncify_context_peek_owner_record (SyncifyContext *self);
 gboolean        syncify_context_peek_background   (SyncifyContext *self);
 char           *syncify_context_describe     (SyncifyContext *self);
+void            syncify_call_async_internal  (SyncifyContext      *self,
+                                              GObject             *source_object,
+                                              gpointer             source_tag,
+                                              SyncifyStartFunc     start,
+                                              SyncifyFinishFunc    finish,
+                                              gpointer             user_data,
+                                              GDestroyNotify       user_data_destroy,
+                                              GDestroyNotify       result_destroy,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             callback_data);
 
 /* Runs @func (@data, freed with @notify) from an idle source of @priority
  * in @context; called in any thread. @context is held across the hand-off:

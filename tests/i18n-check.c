@@ -441,6 +441,19 @@ test_would_deadlock (void)
   g_clear_error (&data.error);
 }
 
+/* An iterator made by g_object_new() (as a binding's Syncify.Iterator()
+ * does) has no source: a translated error, not a critical. */
+static void
+test_iterator_no_source (void)
+{
+  g_autoptr(SyncifyIterator) it = g_object_new (SYNCIFY_TYPE_ITERATOR, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (syncify_iterator_next_object (it, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED);
+  g_assert_cmpstr (error->message, ==, "Der Iterator wurde ohne Quelle erzeugt");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -468,6 +481,7 @@ main (int    argc,
   g_test_add_func ("/syncify/i18n/closed/asyncify", test_closed_asyncify);
   g_test_add_func ("/syncify/i18n/cancelled", test_cancelled);
   g_test_add_func ("/syncify/i18n/would-deadlock", test_would_deadlock);
+  g_test_add_func ("/syncify/i18n/iterator-no-source", test_iterator_no_source);
 
   status = g_test_run ();
   clear_german ();

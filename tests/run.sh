@@ -140,10 +140,16 @@ say_system () {
 # configure BUILDDIR [meson options...]: set up once, reconfigure if options changed
 configure () {
   local dir=$1; shift
+  local out
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$@"
-  else
-    meson configure "$dir" "$@" >/dev/null
+  elif ! out=$(meson configure "$dir" "$@" 2>&1); then
+    # An option of an older tree may no longer fit (it changed type, say):
+    # start that build directory again.
+    printf '%s\n' "$out" | tail -5
+    echo "== $dir: cannot be reconfigured; setting it up from scratch"
+    rm -rf "$dir"
+    meson setup "$dir" "$@"
   fi
 }
 

@@ -665,6 +665,266 @@ test_iterator_directory (void)
   remove_files (dir, n_files);
 }
 
+/* ------------------------------------------------------------------------ *
+ * await_async_full: the .aio() form with the caller's source object and tag,
+ * and no task of its own.
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+  TestClient *self;      /* (owned) */
+  char       *text;      /* (owned) (nullable): NULL never completes */
+  gint       *n_freed;   /* counts user_data_destroy */
+} FullArgs;
+
+static gint n_full_results_freed;
+
+static void
+full_args_free (gpointer data)
+{
+  FullArgs *args = data;
+
+  /* On the client's thread after the finish function, or in the caller's
+   * context if the operation never started. */
+  g_assert_true (g_thread_self () == args->self->home || g_thread_self () == main_thread);
+  g_atomic_int_inc (args->n_freed);
+  g_object_unref (args->self);
+  g_free (args->text);
+  g_free (args);
+}
+
+static void
+full_result_free (gpointer data)
+{
+  g_free (data);
+  g_atomic_int_inc (&n_full_results_freed);
+}
+
+SYNCIFY_DEFINE_START_FUNC (full_echo_start, FullArgs,
+                           test_client_echo_async (args->self, args->text, cancellable,
+                                                   callback, callback_data))
+
+/* On the client's thread, inside the operation's completion callback. */
+static gpointer
+full_echo_finish (GObject       *source,
+                  GAsyncResult  *result,
+                  gpointer       data,
+                  GError       **error)
+{
+  FullArgs *args = data;
+
+  g_assert_true (g_thread_self () == args->self->home);
+  return test_client_echo_finish (args->self, result, error);
+}
+
+/* The whole .aio() form of test_client_echo (). */
+static void
+test_client_echo_full_async (TestClient          *self,
+                             const char          *text,
+                             gint                *n_freed,
+                             gboolean             finish_on_owner,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  FullArgs *args = g_new0 (FullArgs, 1);
+
+  args->self = g_object_ref (self);
+  args->text = g_strdup (text);
+  args->n_freed = n_freed;
+  syncify_context_await_async_full (self->bg, self, test_client_echo_full_async,
+                                    full_echo_start,
+                                    finish_on_owner ? full_echo_finish : NULL, args,
+                                    full_args_free, finish_on_owner ? full_result_free : NULL,
+                                    cancellable, callback, user_data);
+}
+
+static char *
+test_client_echo_full_finish (TestClient    *self,
+                              GAsyncResult  *result,
+                              gboolean       finish_on_owner,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, test_client_echo_full_async), NULL);
+
+  if (!finish_on_owner)
+    {
+      g_autoptr(GAsyncResult) inner = syncify_await_full_finish (result, error);
+
+      return inner != NULL ? test_client_echo_finish (self, inner, error) : NULL;
+    }
+  return syncify_await_full_finish (result, error);
+}
+
+typedef struct {
+  TestClient *client;
+  gboolean    finish_on_owner;
+  gboolean    claim;
+  char       *value;
+  GError     *error;
+  gint        done;
+} FullData;
+
+static void
+full_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  FullData *fd = data;
+
+  g_assert_true (g_thread_self () == main_thread);
+  g_assert_true (source == G_OBJECT (fd->client));
+  g_assert_true (g_async_result_get_source_object (result) == source);
+  g_object_unref (source);   /* the reference get_source_object() added */
+  g_assert_true (g_task_is_valid (result, fd->client));
+  g_assert_true (g_async_result_is_tagged (result, test_client_echo_full_async));
+  g_assert_false (g_async_result_is_tagged (result, syncify_context_call_async));
+  if (fd->claim)
+    fd->value = test_client_echo_full_finish (fd->client, result, fd->finish_on_owner, &fd->error);
+  g_atomic_int_set (&fd->done, 1);
+}
+
+static void
+test_await_full_source_and_tag (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("client");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TestClient) client = test_client_new (bg, &error);
+  gint n_freed = 0;
+
+  g_assert_no_error (error);
+  g_atomic_int_set (&n_full_results_freed, 0);
+
+  for (guint finish_on_owner = 0; finish_on_owner < 2; finish_on_owner++)
+    {
+      FullData fd = { client, finish_on_owner, TRUE, NULL, NULL, 0 };
+
+      g_atomic_int_set (&n_freed, 0);
+      test_client_echo_full_async (client, "full", &n_freed, finish_on_owner, NULL, full_done, &fd);
+      test_iterate_until (NULL, &fd.done);
+      g_assert_no_error (fd.error);
+      g_assert_cmpstr (fd.value, ==, "full");
+      g_free (fd.value);
+      g_assert_cmpint (g_atomic_int_get (&n_freed), ==, 1);
+    }
+  /* Claimed results are not freed by result_destroy. */
+  g_assert_cmpint (g_atomic_int_get (&n_full_results_freed), ==, 0);
+
+  /* An unclaimed result is freed once, with result_destroy. */
+  {
+    FullData fd = { client, TRUE, FALSE, NULL, NULL, 0 };
+
+    g_atomic_int_set (&n_freed, 0);
+    test_client_echo_full_async (client, "dropped", &n_freed, TRUE, NULL, full_done, &fd);
+    test_iterate_until (NULL, &fd.done);
+    test_iterate_until (NULL, &n_full_results_freed);
+    g_assert_cmpint (g_atomic_int_get (&n_freed), ==, 1);
+  }
+  /* No late second call of either. */
+  for (guint i = 0; i < 5; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (g_atomic_int_get (&n_full_results_freed), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&n_freed), ==, 1);
+}
+
+static void
+test_await_full_cancel (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("client");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TestClient) client = test_client_new (bg, &error);
+  gint n_freed = 0;
+
+  g_assert_no_error (error);
+  g_atomic_int_set (&n_full_results_freed, 0);
+
+  /* Cancelled while running on the client's thread. */
+  for (guint finish_on_owner = 0; finish_on_owner < 2; finish_on_owner++)
+    {
+      FullData fd = { client, finish_on_owner, TRUE, NULL, NULL, 0 };
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      guint n_before = GPOINTER_TO_UINT (syncify_context_invoke_sync (bg, count_calls, client, NULL, NULL));
+
+      g_atomic_int_set (&n_freed, 0);
+      test_client_echo_full_async (client, NULL, &n_freed, finish_on_owner, cancellable, full_done, &fd);
+      test_watchdog_arm ("the operation to start");
+      while (GPOINTER_TO_UINT (syncify_context_invoke_sync (bg, count_calls, client, NULL, NULL)) == n_before)
+        g_thread_yield ();
+      g_assert_cmpint (g_atomic_int_get (&fd.done), ==, 0);
+      g_cancellable_cancel (cancellable);
+      test_iterate_until (NULL, &fd.done);
+      g_assert_error (fd.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_null (fd.value);
+      g_clear_error (&fd.error);
+      g_assert_cmpint (g_atomic_int_get (&n_freed), ==, 1);
+    }
+
+  /* Cancelled before it was called: nothing starts. */
+  {
+    FullData fd = { client, TRUE, TRUE, NULL, NULL, 0 };
+    g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+    guint n_before = GPOINTER_TO_UINT (syncify_context_invoke_sync (bg, count_calls, client, NULL, NULL));
+
+    g_cancellable_cancel (cancellable);
+    g_atomic_int_set (&n_freed, 0);
+    test_client_echo_full_async (client, "never", &n_freed, TRUE, cancellable, full_done, &fd);
+    test_iterate_until (NULL, &fd.done);
+    g_assert_error (fd.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&fd.error);
+    g_assert_cmpint (g_atomic_int_get (&n_freed), ==, 1);
+    g_assert_cmpuint (GPOINTER_TO_UINT (syncify_context_invoke_sync (bg, count_calls, client, NULL, NULL)),
+                      ==, n_before);
+  }
+
+  /* On a closed context: SYNCIFY_ERROR_CLOSED, with the same source and tag. */
+  {
+    FullData fd = { client, TRUE, TRUE, NULL, NULL, 0 };
+
+    syncify_context_shutdown (bg);
+    g_atomic_int_set (&n_freed, 0);
+    test_client_echo_full_async (client, "closed", &n_freed, TRUE, NULL, full_done, &fd);
+    test_iterate_until (NULL, &fd.done);
+    g_assert_error (fd.error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED);
+    g_clear_error (&fd.error);
+    g_assert_cmpint (g_atomic_int_get (&n_freed), ==, 1);
+  }
+  g_assert_cmpint (g_atomic_int_get (&n_full_results_freed), ==, 0);
+}
+
+/* A free function: no source object. */
+static void
+lookup_full_done (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  gint *done = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) inner = NULL;
+  g_autofree char *value = NULL;
+
+  g_assert_null (source);
+  g_assert_true (g_task_is_valid (result, NULL));
+  g_assert_true (g_async_result_is_tagged (result, test_lookup_async));
+  inner = syncify_await_full_finish (result, &error);
+  g_assert_no_error (error);
+  value = test_lookup_finish (inner, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (value, ==, "value-of-k");
+  g_atomic_int_set (done, 1);
+}
+
+static void
+test_await_full_no_source (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("client");
+  LookupArgs args = { "k" };
+  gint done = 0;
+
+  syncify_context_await_async_full (bg, NULL, test_lookup_async, lookup_start, NULL,
+                                    &args, NULL, NULL, NULL, lookup_full_done, &done);
+  test_iterate_until (NULL, &done);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -675,6 +935,9 @@ main (int   argc,
   g_test_add_func ("/syncify/await/forms", test_await_forms);
   g_test_add_func ("/syncify/await/cancel-both-ways", test_await_cancel_both_ways);
   g_test_add_func ("/syncify/await/own-thread", test_await_on_own_thread);
+  g_test_add_func ("/syncify/await/full/source-and-tag", test_await_full_source_and_tag);
+  g_test_add_func ("/syncify/await/full/cancel", test_await_full_cancel);
+  g_test_add_func ("/syncify/await/full/no-source", test_await_full_no_source);
   g_test_add_func ("/syncify/iterator/directory", test_iterator_directory);
 
   return g_test_run ();

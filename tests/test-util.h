@@ -60,8 +60,10 @@ test_watchdog_bound_us (void)
   return (gint64) TEST_WATCHDOG_SECONDS * MAX (s, 1) * G_USEC_PER_SEC;
 }
 
-/* (Re)arms the watchdog for the current test: call at the start of each test
- * (test_init() makes g_test_add_func tests do it through a hook). */
+/* (Re)arms the watchdog for the current test: call it at the start of each
+ * test (nothing does it for you: test_init() only arms it once for the
+ * whole program, and a test that does not re-arm inherits what is left of
+ * the previous deadline). */
 static inline void
 test_watchdog_arm (const char *what)
 {
@@ -257,6 +259,28 @@ test_count_fds (void)
       n++;
   closedir (dir);
   return n - 1;   /* the one opendir() holds */
+}
+
+/* Says what every open descriptor is, as test messages. */
+static inline void
+test_list_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    {
+      g_autofree char *link = NULL;
+      g_autofree char *target = NULL;
+
+      if (entry->d_name[0] == '.')
+        continue;
+      link = g_strdup_printf ("/proc/self/fd/%s", entry->d_name);
+      target = g_file_read_link (link, NULL);
+      g_test_message ("descriptor %s: %s", entry->d_name, target != NULL ? target : "?");
+    }
+  closedir (dir);
 }
 
 static inline guint

@@ -11,9 +11,11 @@
  *
  *   blocking: syncify_context_await () + SYNCIFY_DEFINE_START_FUNC, then the
  *             operation's own _finish on the calling thread;
- *   async:    syncify_context_await_async () / syncify_context_await_finish (),
- *             wrapped in a GTask whose source object is the client, so the
- *             callback gets the client as for any GIO call.
+ *   async:    syncify_context_await_async_full () with the client as source
+ *             object and the _async function as source tag, so the callback
+ *             gets the client as for any GIO call, and _finish is
+ *             syncify_await_full_finish () after the usual checks: no GTask
+ *             of our own.
  */
 
 #include <syncify-glib/syncify-glib.h>
@@ -56,6 +58,16 @@ shared_context_acquire (void)
   if (shared_context == NULL)
     shared_context = syncify_context_new_thread ("hasher-client");
   shared_users++;
+  return shared_context;
+}
+
+/* The shared context, while the caller holds a use of it. */
+static SyncifyContext *
+shared_context_get (void)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&shared_lock);
+
+  g_assert (shared_users > 0);
   return shared_context;
 }
 
@@ -336,59 +348,43 @@ new_args_free (gpointer data)
   g_free (args);
 }
 
-static void
-new_done (GObject      *source,
-          GAsyncResult *result,
-          gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  SyncifyContext *context = g_task_get_task_data (task);
-  g_autoptr(GAsyncResult) inner = NULL;
-  GDBusConnection *connection = NULL;
-  GError *error = NULL;
-
-  inner = syncify_context_await_finish (context, result, &error);
-  if (inner != NULL)
-    connection = connect_finish (inner, &error);
-  if (connection == NULL)
-    {
-      shared_context_release ();
-      g_task_return_error (task, error);
-      return;
-    }
-  /* Here, in the caller's thread-default context (where the callback is
-   * about to run), so the client's signal subscription delivers there. */
-  g_task_return_pointer (task, hasher_client_new_take (context, connection), g_object_unref);
-}
-
 void
 hasher_client_new_async (const char          *address,
                          GCancellable        *cancellable,
                          GAsyncReadyCallback  callback,
                          gpointer             user_data)
 {
-  SyncifyContext *context = shared_context_acquire ();
-  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   NewArgs *args = g_new0 (NewArgs, 1);
 
-  g_task_set_source_tag (task, hasher_client_new_async);
-  g_task_set_task_data (task, context, NULL);
-  /* The inner operation honours @cancellable; a client made anyway is
-   * returned, not dropped with the context's use in it. */
-  g_task_set_check_cancellable (task, FALSE);
+  /* The context's use is handed to the client by _finish, or dropped
+   * there if no client was made. */
   args->address = g_strdup (address);
-  syncify_context_await_async (context, connect_start, args, new_args_free,
-                               cancellable, new_done, task);
+  syncify_context_await_async_full (shared_context_acquire (), NULL, hasher_client_new_async,
+                                    connect_start, NULL, args, new_args_free, NULL,
+                                    cancellable, callback, user_data);
 }
 
 HasherClient *
 hasher_client_new_finish (GAsyncResult  *result,
                           GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == hasher_client_new_async, NULL);
+  g_autoptr(GAsyncResult) inner = NULL;
+  GDBusConnection *connection = NULL;
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, hasher_client_new_async), NULL);
+
+  inner = syncify_await_full_finish (result, error);
+  if (inner != NULL)
+    connection = connect_finish (inner, error);
+  if (connection == NULL)
+    {
+      shared_context_release ();
+      return NULL;
+    }
+  /* Here, in the caller's thread-default context (where the callback
+   * runs), so the client's signal subscription delivers there. */
+  return hasher_client_new_take (shared_context_get (), connection);
 }
 
 /* ------------------------------------------------------------------------ *
@@ -432,25 +428,16 @@ hash_args_free (gpointer data)
   g_free (args);
 }
 
-/* Runs in the caller's thread-default context. */
-static void
-hash_file_done (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+/* Runs on the background thread, inside the call's completion callback. */
+static gpointer
+hash_file_finish (GObject       *source,
+                  GAsyncResult  *result,
+                  gpointer       user_data,
+                  GError       **error)
 {
-  g_autoptr(GTask) task = user_data;
-  HasherClient *self = g_task_get_source_object (task);
-  g_autoptr(GAsyncResult) inner = NULL;
-  GError *error = NULL;
-  char *sha256 = NULL;
+  HashArgs *args = user_data;
 
-  inner = syncify_context_await_finish (self->context, result, &error);
-  if (inner != NULL)
-    sha256 = hash_file_result (self->connection, inner, &error);
-  if (sha256 != NULL)
-    g_task_return_pointer (task, sha256, g_free);
-  else
-    g_task_return_error (task, error);
+  return hash_file_result (args->connection, result, error);
 }
 
 void
@@ -460,19 +447,17 @@ hasher_client_hash_file_async (HasherClient        *self,
                                GAsyncReadyCallback  callback,
                                gpointer             user_data)
 {
-  GTask *task;
   HashArgs *args;
 
   g_return_if_fail (HASHER_IS_CLIENT (self));
   g_return_if_fail (path != NULL);
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, hasher_client_hash_file_async);
   args = g_new0 (HashArgs, 1);
   args->connection = g_object_ref (self->connection);
   args->path = g_strdup (path);
-  syncify_context_await_async (self->context, hash_file_start, args, hash_args_free,
-                               cancellable, hash_file_done, task);
+  syncify_context_await_async_full (self->context, self, hasher_client_hash_file_async,
+                                    hash_file_start, hash_file_finish, args, hash_args_free,
+                                    g_free, cancellable, callback, user_data);
 }
 
 char *
@@ -481,9 +466,9 @@ hasher_client_hash_file_finish (HasherClient  *self,
                                 GError       **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == hasher_client_hash_file_async, NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, hasher_client_hash_file_async), NULL);
 
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return syncify_await_full_finish (result, error);
 }
 
 /* ------------------------------------------------------------------------ *

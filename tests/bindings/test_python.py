@@ -899,5 +899,95 @@ class TestChecked(SyncifyTestCase):
                         cm.exception)
 
 
+class TestIterator(SyncifyTestCase):
+    """Syncify.Iterator from Python: new_checked() and next_object()."""
+
+    def make_dir(self, n):
+        path = tempfile.mkdtemp(dir=self.tmpdir.name)
+        for i in range(n):
+            with open(os.path.join(path, 'f%02d' % i), 'w') as f:
+                f.write('x')
+        return path
+
+    def test_iterate_on_background(self):
+        bg = Syncify.Context.new_thread('py-iter')
+        self.addCleanup(bg.shutdown)
+        path = self.make_dir(5)
+        state = {'threads': set()}
+
+        def next_item(cancellable, data):
+            state['threads'].add(threading.get_ident())
+            if 'enumerator' not in state:
+                state['enumerator'] = Gio.File.new_for_path(data).enumerate_children(
+                    'standard::name', Gio.FileQueryInfoFlags.NONE, cancellable)
+            return True, state['enumerator'].next_file(cancellable)
+
+        it = Syncify.Iterator.new_checked(bg, next_item, path)
+        self.assertIs(it.get_context(), bg)
+        names = []
+        while True:
+            info = it.next_object(None)
+            if info is None:
+                break
+            self.assertIsInstance(info, Gio.FileInfo)
+            names.append(info.get_name())
+        self.assertEqual(sorted(names), ['f%02d' % i for i in range(5)])
+        self.assertTrue(it.is_done())
+        self.assertIsNone(it.next_object(None))
+        self.assertNotIn(MAIN, state['threads'])
+        self.assertEqual(len(state['threads']), 1)
+        it.close()
+        bg.invoke_checked(lambda c, d: (state.pop('enumerator').close(None), None), None)
+
+    def test_error_then_retry_and_inline(self):
+        # No context outside a worker: the function runs on this thread.
+        items = [Gio.SimpleAction.new('a', None), None]
+        calls = []
+
+        def next_item(cancellable, data):
+            calls.append(threading.get_ident())
+            if len(calls) == 1:
+                raise GLib.Error.new_literal(Gio.io_error_quark(), 'not yet',
+                                             Gio.IOErrorEnum.BUSY)
+            return True, items.pop(0)
+
+        it = Syncify.Iterator.new_checked(None, next_item, None)
+        with self.assertRaises(GLib.Error) as cm:
+            it.next_object(None)
+        self.assertTrue(is_error(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.BUSY))
+        self.assertFalse(it.is_done())
+        self.assertEqual(it.next_object(None).get_name(), 'a')
+        self.assertIsNone(it.next_object(None))
+        self.assertTrue(it.is_done())
+        self.assertEqual(calls, [MAIN] * 3)
+
+    def test_no_source_is_an_error(self):
+        with self.assertRaises(GLib.Error) as cm:
+            Syncify.Iterator().next_object(None)
+        self.assertTrue(is_error(cm.exception, Gio.io_error_quark(),
+                                 Gio.IOErrorEnum.NOT_INITIALIZED), cm.exception)
+        self.assertFalse(hasattr(Syncify.Iterator, 'next'))
+
+
+class TestTeardown(SyncifyTestCase):
+    def test_teardown_object_disposed_on_background(self):
+        bg = Syncify.Context.new_thread('py-teardown')
+        disposed_on = []
+
+        def make(cancellable, data):
+            return True, Gio.SimpleAction.new('loop-bound', None)
+
+        action = bg.invoke_object(make, None)
+        # A GObject weak reference is notified when the object is disposed.
+        action.weak_ref(lambda *args: disposed_on.append(threading.get_ident()))
+        self.assertTrue(bg.add_teardown_object(action))
+        self.assertEqual(disposed_on, [])
+        bg.shutdown()
+        self.assertEqual(len(disposed_on), 1)
+        self.assertNotEqual(disposed_on[0], MAIN)
+        self.assertFalse(bg.add_teardown_object(Gio.SimpleAction.new('late', None)))
+        del action
+
+
 if __name__ == '__main__':
     taptestrunner.main()

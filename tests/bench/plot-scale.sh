@@ -28,7 +28,7 @@ if [ -n "${PLOT_CSV_DIR:-}" ]; then
 else
   csv=$tmp
   "$exe" --quick --pin --case "$cases" --plot "$csv"
-  "$exe" --quick --case "$cases" --plot "$csv"
+  "$exe" --quick --pairs 9 --case "$cases" --plot "$csv"
 fi
 
 # One file per series and mode, sorted by scale; a scale of 0 is drawn at 1

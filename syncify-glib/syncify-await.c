@@ -138,8 +138,8 @@ syncify_context_await_finish (SyncifyContext  *self,
 }
 
 /**
- * syncify_context_await_async_full: (skip)
- * @self: the context to run the operation on
+ * syncify_await_full_async: (skip)
+ * @context: the context to run the operation on
  * @source_object: (type GObject) (nullable): the source object of the
  *   result handed to @callback, as for the `_async` function being written
  * @source_tag: (nullable): the source tag of that result, usually the
@@ -147,10 +147,10 @@ syncify_context_await_finish (SyncifyContext  *self,
  * @start: (scope notified) (closure user_data) (destroy user_data_destroy):
  *   starts the operation, like an `_async` GIO call
  * @finish: (scope notified) (closure user_data) (nullable): completes it on
- *   the owner of @self, like a callback calling `_finish`; %NULL to hand out
+ *   the owner of @context, like a callback calling `_finish`; %NULL to hand out
  *   the operation's own [iface@Gio.AsyncResult] instead
  * @user_data: data for @start and @finish
- * @user_data_destroy: (nullable): frees @user_data, on the owner of @self
+ * @user_data_destroy: (nullable): frees @user_data, on the owner of @context
  *   right after @finish (see [method@Syncify.Context.call_async])
  * @result_destroy: (nullable): frees a result of @finish nobody claimed;
  *   must be %NULL when @finish is %NULL (the [iface@Gio.AsyncResult] is
@@ -160,7 +160,7 @@ syncify_context_await_finish (SyncifyContext  *self,
  *   thread's thread-default main context when the operation is done
  * @callback_data: data for @callback
  *
- * Runs an asynchronous operation on the owner of @self as
+ * Runs an asynchronous operation on the owner of @context as
  * [method@Syncify.Context.call_async] does, and completes a
  * [class@Gio.Task] of your own making: its source object is
  * @source_object and its source tag @source_tag. This is all the `.aio()`
@@ -173,7 +173,7 @@ syncify_context_await_finish (SyncifyContext  *self,
  * {
  *   PingArgs *args = ping_args_new (self, name);
  *
- *   syncify_context_await_async_full (self->context, self, my_client_ping_async,
+ *   syncify_await_full_async (self->context, self, my_client_ping_async,
  *                                     ping_start, ping_finish, args, ping_args_free,
  *                                     g_free, cancellable, callback, user_data);
  * }
@@ -191,7 +191,7 @@ syncify_context_await_finish (SyncifyContext  *self,
  * The result handed to @callback is a [class@Gio.Task] for which
  * `g_task_is_valid (result, source_object)` holds; get its value with
  * [func@Syncify.await_full_finish] (or [method@Gio.Task.propagate_pointer]).
- * The task holds a reference on @source_object and on @self until it is
+ * The task holds a reference on @source_object and on @context until it is
  * finalized. Cancellation is as for [method@Syncify.Context.call_async]:
  * the operation is cancelled, or, if it has not started, the call
  * completes with %G_IO_ERROR_CANCELLED without starting it. Like every
@@ -203,19 +203,19 @@ syncify_context_await_finish (SyncifyContext  *self,
  * Since: 1.0
  */
 void
-syncify_context_await_async_full (SyncifyContext      *self,
-                                  gpointer             source_object,
-                                  gpointer             source_tag,
-                                  SyncifyStartFunc     start,
-                                  SyncifyFinishFunc    finish,
-                                  gpointer             user_data,
-                                  GDestroyNotify       user_data_destroy,
-                                  GDestroyNotify       result_destroy,
-                                  GCancellable        *cancellable,
-                                  GAsyncReadyCallback  callback,
-                                  gpointer             callback_data)
+syncify_await_full_async (SyncifyContext      *context,
+                          gpointer             source_object,
+                          gpointer             source_tag,
+                          SyncifyStartFunc     start,
+                          SyncifyFinishFunc    finish,
+                          gpointer             user_data,
+                          GDestroyNotify       user_data_destroy,
+                          GDestroyNotify       result_destroy,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             callback_data)
 {
-  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (context));
   g_return_if_fail (source_object == NULL || G_IS_OBJECT (source_object));
   g_return_if_fail (start != NULL);
   g_return_if_fail (finish != NULL || result_destroy == NULL);
@@ -226,7 +226,7 @@ syncify_context_await_async_full (SyncifyContext      *self,
       finish = await_finish;
       result_destroy = g_object_unref;
     }
-  syncify_call_async_internal (self, source_object, source_tag, start, finish,
+  syncify_call_async_internal (context, source_object, source_tag, start, finish,
                                user_data, user_data_destroy, result_destroy,
                                cancellable, callback, callback_data);
 }
@@ -234,11 +234,11 @@ syncify_context_await_async_full (SyncifyContext      *self,
 /**
  * syncify_await_full_finish: (skip)
  * @result: the [iface@Gio.AsyncResult] given to the callback of
- *   [method@Syncify.Context.await_async_full]
+ *   [func@Syncify.await_full_async]
  * @error: return location for a [struct@GLib.Error]
  *
  * Gets the result of an operation run by
- * [method@Syncify.Context.await_async_full]: what its finish function
+ * [func@Syncify.await_full_async]: what its finish function
  * returned or, if it was %NULL, the operation's own
  * [iface@Gio.AsyncResult], to pass to its `_finish` function. Call it from
  * the `_finish` function of your own `_async` function, after checking the

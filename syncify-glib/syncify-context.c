@@ -2659,7 +2659,7 @@ syncify_context_call_async (SyncifyContext      *self,
 }
 
 /* call_async with the task's source object and tag given: the task is the
- * caller's own result (see syncify_context_await_async_full()). */
+ * caller's own result (see syncify_await_full_async()). */
 void
 syncify_call_async_internal (SyncifyContext      *self,
                              GObject             *source_object,

@@ -120,7 +120,7 @@ GAsyncResult   *syncify_context_await_finish     (SyncifyContext      *self,
                                                   GAsyncResult        *result,
                                                   GError             **error);
 SYNCIFY_AVAILABLE_IN_1_0
-void            syncify_context_await_async_full (SyncifyContext      *self,
+void            syncify_await_full_async         (SyncifyContext      *context,
                                                   gpointer             source_object,
                                                   gpointer             source_tag,
                                                   SyncifyStartFunc     start,

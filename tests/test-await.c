@@ -666,7 +666,7 @@ test_iterator_directory (void)
 }
 
 /* ------------------------------------------------------------------------ *
- * await_async_full: the .aio() form with the caller's source object and tag,
+ * await_full_async: the .aio() form with the caller's source object and tag,
  * and no task of its own.
  * ------------------------------------------------------------------------ */
 
@@ -731,7 +731,7 @@ test_client_echo_full_async (TestClient          *self,
   args->self = g_object_ref (self);
   args->text = g_strdup (text);
   args->n_freed = n_freed;
-  syncify_context_await_async_full (self->bg, self, test_client_echo_full_async,
+  syncify_await_full_async (self->bg, self, test_client_echo_full_async,
                                     full_echo_start,
                                     finish_on_owner ? full_echo_finish : NULL, args,
                                     full_args_free, finish_on_owner ? full_result_free : NULL,
@@ -920,7 +920,7 @@ test_await_full_no_source (void)
   LookupArgs args = { "k" };
   gint done = 0;
 
-  syncify_context_await_async_full (bg, NULL, test_lookup_async, lookup_start, NULL,
+  syncify_await_full_async (bg, NULL, test_lookup_async, lookup_start, NULL,
                                     &args, NULL, NULL, NULL, lookup_full_done, &done);
   test_iterate_until (NULL, &done);
 }

@@ -11,7 +11,7 @@
  *
  *   blocking: syncify_context_await () + SYNCIFY_DEFINE_START_FUNC, then the
  *             operation's own _finish on the calling thread;
- *   async:    syncify_context_await_async_full () with the client as source
+ *   async:    syncify_await_full_async () with the client as source
  *             object and the _async function as source tag, so the callback
  *             gets the client as for any GIO call, and _finish is
  *             syncify_await_full_finish () after the usual checks: no GTask
@@ -359,7 +359,7 @@ hasher_client_new_async (const char          *address,
   /* The context's use is handed to the client by _finish, or dropped
    * there if no client was made. */
   args->address = g_strdup (address);
-  syncify_context_await_async_full (shared_context_acquire (), NULL, hasher_client_new_async,
+  syncify_await_full_async (shared_context_acquire (), NULL, hasher_client_new_async,
                                     connect_start, NULL, args, new_args_free, NULL,
                                     cancellable, callback, user_data);
 }
@@ -455,7 +455,7 @@ hasher_client_hash_file_async (HasherClient        *self,
   args = g_new0 (HashArgs, 1);
   args->connection = g_object_ref (self->connection);
   args->path = g_strdup (path);
-  syncify_context_await_async_full (self->context, self, hasher_client_hash_file_async,
+  syncify_await_full_async (self->context, self, hasher_client_hash_file_async,
                                     hash_file_start, hash_file_finish, args, hash_args_free,
                                     g_free, cancellable, callback, user_data);
 }

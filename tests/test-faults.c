@@ -124,6 +124,27 @@ child_no_thread_at_all (void)
   g_free (o.value);
 }
 
+/* Starts the pool (and its monitor) with one job, then occupies every slot
+ * with a job blocked on @b->release. */
+static void
+occupy_pool (SyncifyContext *context,
+             Blocker        *b,
+             Outcome        *blocked,
+             guint           n_blockers)
+{
+  Outcome first = { 0, };
+
+  syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, value_func, NULL, NULL, g_free,
+                            NULL, outcome_cb, &first);
+  test_iterate_until (NULL, &first.done);
+  g_assert_no_error (first.error);
+  g_free (first.value);
+  for (guint i = 0; i < n_blockers; i++)
+    syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, blocker_func, b, NULL, NULL,
+                              NULL, outcome_cb, &blocked[i]);
+  test_event_wait (&b->started, "a blocking job to start");
+}
+
 /* A job that could not get a thread runs when threads can be had again,
  * without any other job being submitted: the pool retries by itself. */
 static void
@@ -131,23 +152,14 @@ child_retry (void)
 {
   SyncifyContext *context = syncify_context_get_default ();
   Blocker b;
-  Outcome first = { 0, }, queued = { 0, };
+  Outcome queued = { 0, };
   guint n_blockers = MAX (2, g_get_num_processors ());
   Outcome *blocked = g_new0 (Outcome, n_blockers);
 
   test_event_init (&b.started);
   test_event_init (&b.release);
 
-  /* Start the pool (and its monitor), then occupy every slot. */
-  syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, value_func, NULL, NULL, g_free,
-                            NULL, outcome_cb, &first);
-  test_iterate_until (NULL, &first.done);
-  g_assert_no_error (first.error);
-  g_free (first.value);
-  for (guint i = 0; i < n_blockers; i++)
-    syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, blocker_func, &b, NULL, NULL,
-                              NULL, outcome_cb, &blocked[i]);
-  test_event_wait (&b.started, "a blocking job to start");
+  occupy_pool (context, &b, blocked, n_blockers);
 
   g_atomic_int_set (&fail_threads, 1);
   syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, value_func, NULL, NULL, g_free,
@@ -184,21 +196,14 @@ child_bound (void)
 {
   SyncifyContext *context = syncify_context_get_default ();
   Blocker b;
-  Outcome first = { 0, }, queued = { 0, };
+  Outcome queued = { 0, };
   guint n_blockers = MAX (2, g_get_num_processors ());
   Outcome *blocked = g_new0 (Outcome, n_blockers);
 
   test_event_init (&b.started);
   test_event_init (&b.release);
 
-  syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, value_func, NULL, NULL, g_free,
-                            NULL, outcome_cb, &first);
-  test_iterate_until (NULL, &first.done);
-  g_free (first.value);
-  for (guint i = 0; i < n_blockers; i++)
-    syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, blocker_func, &b, NULL, NULL,
-                              NULL, outcome_cb, &blocked[i]);
-  test_event_wait (&b.started, "a blocking job to start");
+  occupy_pool (context, &b, blocked, n_blockers);
 
   g_atomic_int_set (&fail_threads, 1);
   syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, value_func, NULL, NULL, g_free,

@@ -443,6 +443,7 @@ enum {
 };
 
 typedef struct _Call Call;
+typedef struct _Inbox Inbox;
 
 struct _Call {
   GList              link;            /* in the inbox queue */
@@ -450,7 +451,10 @@ struct _Call {
                                        * started (Inbox.running) */
   CallKind           kind;
   gint               state;           /* (atomic) */
-  SyncifyContext    *context;         /* not owned: the waiter or task holds it */
+  SyncifyContext    *context;         /* not owned: the task holds it (call_async);
+                                       * a waiter may not, so it touches only
+                                       * @inbox once the call is answered */
+  Inbox             *inbox;           /* (owned) the context's, while queued or waited on */
   SyncifyThreadFunc  func;
   SyncifyStartFunc   start;
   SyncifyFinishFunc  finish;
@@ -476,7 +480,7 @@ struct _Call {
  * idle to pending. (g_source_set_ready_time() would also signal the wakeup
  * when the owner resets it in dispatch, since the inbox may recurse, costing
  * a write and a spurious iteration per call.) */
-typedef struct {
+struct _Inbox {
   GSource             source;     /* first: the inbox is its GSource */
   GMainContext       *main_context; /* not owned: the context owns the source */
   gint                pending;    /* (atomic) calls were pushed since the last dispatch */
@@ -490,7 +494,7 @@ typedef struct {
                                    * when it blocks (an owner change goes
                                    * through the registry lock) */
   gboolean            closed;     /* protected by @lock */
-} Inbox;
+};
 
 G_STATIC_ASSERT (G_STRUCT_OFFSET (Inbox, source) == 0);
 
@@ -648,10 +652,9 @@ inbox_push (SyncifyContext *self,
 
 /* Called in any thread. TRUE if @call was still queued and is now removed. */
 static gboolean
-inbox_remove (SyncifyContext *self,
-              Call           *call)
+inbox_remove (Inbox *inbox,
+              Call  *call)
 {
-  Inbox *inbox = (Inbox *) self->inbox;
   gboolean removed = FALSE;
 
   syncify_mutex_lock (&inbox->lock);
@@ -2044,7 +2047,7 @@ sync_call_cancelled_cb (GCancellable *cancellable,
 {
   Call *call = data;
 
-  if (inbox_remove (call->context, call))
+  if (inbox_remove (call->inbox, call))
     {
       set_cancelled_error (&call->error);
       call_wake_waiter (call);
@@ -2060,6 +2063,12 @@ push_and_wait (SyncifyContext  *self,
   SyncifyThread *thread = syncify_thread_self ();
   SyncifyWaitState saved;
   gulong handler = 0;
+  /* The caller may hold no reference on @self: once the call is answered,
+   * the context may be finalized (its last unref cancelled the call), so
+   * nothing of it is touched after the push but the inbox, which this
+   * keeps alive. */
+  gboolean withdrawable = call->cancellable != NULL &&
+                          call->cancellable != self->shutdown_cancellable;
 
   if (!wait_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, self,
                    &saved, error))
@@ -2072,12 +2081,14 @@ push_and_wait (SyncifyContext  *self,
     syncify_pool_lend_current ();
 
   call->context = self;
+  call->inbox = (Inbox *) g_source_ref (self->inbox);
   call->waiter = thread;
   call->result = NULL;
   call->error = NULL;
 
   if (!inbox_push (self, call))
     {
+      g_source_unref ((GSource *) g_steal_pointer (&call->inbox));
       syncify_pool_block_end ();
       syncify_wait_end (thread, &saved);
       set_closed_error (error, self);
@@ -2086,7 +2097,7 @@ push_and_wait (SyncifyContext  *self,
 
   /* Withdraw the call if cancelled while queued. (Shutdown withdraws queued
    * calls itself: no handler on the shared shutdown cancellable.) */
-  if (call->cancellable != NULL && call->cancellable != self->shutdown_cancellable)
+  if (withdrawable)
     handler = g_cancellable_connect (call->cancellable,
                                      G_CALLBACK (sync_call_cancelled_cb),
                                      call, NULL);
@@ -2096,6 +2107,7 @@ push_and_wait (SyncifyContext  *self,
 
   if (handler != 0)
     g_cancellable_disconnect (call->cancellable, handler);
+  g_source_unref ((GSource *) g_steal_pointer (&call->inbox));
 
   syncify_pool_block_end ();
   syncify_wait_end (thread, &saved);
@@ -2597,7 +2609,7 @@ async_call_cancelled_cb (GCancellable *cancellable,
 {
   Call *call = data;
 
-  if (inbox_remove (call->context, call))
+  if (inbox_remove ((Inbox *) call->context->inbox, call))
     {
       set_cancelled_error (&call->error);
       /* Not here: the handler cannot disconnect itself. */

@@ -396,6 +396,16 @@ syncify_registry_remove_context (SyncifyContext *context)
   syncify_mutex_lock (&registry_lock);
   if (registry_contexts != NULL)
     g_ptr_array_remove_fast (registry_contexts, context);
+  /* A waiter need not hold a reference on the context it waited on: its
+   * call may be answered, and the context finalized, before the waiter
+   * ends its wait. Searches must not follow it there any more. */
+  for (GList *l = registry_blocked.head; l != NULL; l = l->next)
+    {
+      SyncifyThread *t = l->data;
+
+      if (t->wait.context == context)
+        t->wait.context = NULL;
+    }
   syncify_mutex_unlock (&registry_lock);
 }
 

@@ -229,6 +229,31 @@ chain_clear (Chain *chain)
   memset (chain, 0, sizeof *chain);
 }
 
+/* The cancellable handed to work run on @target for a caller whose own are
+ * @a and @b (either may be NULL): it fires when either does, or when @target
+ * is shut down. With neither, @target's shared shutdown cancellable, at no
+ * cost; otherwise a new one in @chain, which must be tracked for shutdown
+ * while the work runs (context_track_cancel()) and cleared after. */
+static GCancellable *
+work_cancellable (SyncifyContext *target,
+                  Chain          *chain,
+                  GCancellable   *a,
+                  GCancellable   *b)
+{
+  if (a == target->shutdown_cancellable)
+    a = NULL;
+  if (b == target->shutdown_cancellable)
+    b = NULL;
+
+  if (a == NULL && b == NULL)
+    {
+      memset (chain, 0, sizeof *chain);
+      return target->shutdown_cancellable;
+    }
+
+  return chain_init (chain, a, b, TRUE);
+}
+
 /* ------------------------------------------------------------------------ *
  * Runtime errors and results shared by every path
  * ------------------------------------------------------------------------ */
@@ -342,11 +367,19 @@ background_stop (BackgroundData *bg)
  * a context nobody iterates. Returns the held background, or NULL when
  * @delivery is not the calling thread's background context. */
 static BackgroundData *
-delivery_hold (GMainContext *delivery)
+delivery_background (GMainContext *delivery)
 {
   BackgroundData *bg = syncify_thread_self ()->background;
 
-  if (bg == NULL || bg->main_context != delivery)
+  return bg != NULL && bg->main_context == delivery ? bg : NULL;
+}
+
+static BackgroundData *
+delivery_hold (GMainContext *delivery)
+{
+  BackgroundData *bg = delivery_background (delivery);
+
+  if (bg == NULL)
     return NULL;
 
   g_atomic_int_inc (&bg->ref_count);
@@ -1129,8 +1162,6 @@ job_run (SyncifyPoolItem *item)
     g_assert_not_reached ();
 
   delivery_shutdown = job->delivery_bg != NULL ? job->delivery_bg->shutdown_cancellable : NULL;
-  if (delivery_shutdown == self->shutdown_cancellable)
-    delivery_shutdown = NULL;
 
   if (g_atomic_int_get (&self->closed) ||
       (delivery_shutdown != NULL && g_cancellable_is_cancelled (delivery_shutdown)))
@@ -1146,13 +1177,9 @@ job_run (SyncifyPoolItem *item)
       /* Shutdown cancels what runs: hand func a cancellable that this
        * context's shutdown, and the shutdown of the background context it
        * delivers to, cancel without touching the caller's. */
-      if (job->cancellable == NULL && delivery_shutdown == NULL)
-        func_cancellable = self->shutdown_cancellable;
-      else
-        {
-          func_cancellable = chain_init (&job->chain, job->cancellable, delivery_shutdown, TRUE);
-          context_track_cancel (self, &job->cancel_entry, func_cancellable);
-        }
+      func_cancellable = work_cancellable (self, &job->chain, job->cancellable, delivery_shutdown);
+      if (job->chain.combined != NULL)
+        context_track_cancel (self, &job->cancel_entry, func_cancellable);
       job->func_cancellable = func_cancellable;
 
       g_atomic_pointer_set (&thread->job, job);
@@ -2005,31 +2032,6 @@ wait_begin (SyncifyThread    *thread,
   return TRUE;
 }
 
-/* The cancellable handed to work run on @target for a caller whose own are
- * @a and @b (either may be NULL): it fires when either does, or when @target
- * is shut down. With neither, @target's shared shutdown cancellable, at no
- * cost; otherwise a new one in @chain, which must be tracked for shutdown
- * while the work runs (context_track_cancel()) and cleared after. */
-static GCancellable *
-work_cancellable (SyncifyContext *target,
-                  Chain          *chain,
-                  GCancellable   *a,
-                  GCancellable   *b)
-{
-  if (a == target->shutdown_cancellable)
-    a = NULL;
-  if (b == target->shutdown_cancellable)
-    b = NULL;
-
-  if (a == NULL && b == NULL)
-    {
-      memset (chain, 0, sizeof *chain);
-      return target->shutdown_cancellable;
-    }
-
-  return chain_init (chain, a, b, TRUE);
-}
-
 static void
 set_closed_error (GError         **error,
                   SyncifyContext  *target)
@@ -2425,7 +2427,7 @@ syncify_context_invoke_sync (SyncifyContext     *self,
     {
       GError *local_error = NULL;
       CancelEntry entry;
-      gboolean acquired_owner = TRUE;
+      gboolean took_owner;
 
       /* Run here for a context: its shutdown cancels the function too. */
       if (target != NULL)
@@ -2439,16 +2441,15 @@ syncify_context_invoke_sync (SyncifyContext     *self,
 
       /* Running a context's work, this thread owns it meanwhile (and for
        * good if it did before). */
-      if (acquired && syncify_context_peek_owner (target) == NULL)
+      took_owner = acquired && syncify_context_peek_owner (target) == NULL;
+      if (took_owner)
         syncify_owner_record_set (&((Inbox *) target->inbox)->owner, thread);
-      else
-        acquired_owner = FALSE;
 
       result = func (user_data, effective, &local_error);
 
       if (target != NULL && chain.combined != NULL)
         context_untrack_cancel (target, &entry);
-      if (acquired_owner)
+      if (took_owner)
         syncify_owner_record_clear (&((Inbox *) target->inbox)->owner);
       if (acquired)
         g_main_context_release (target->main_context);
@@ -2713,12 +2714,11 @@ syncify_call_async_internal (SyncifyContext      *self,
    * context's shutdown cancels it too, and its loop runs until the result
    * is delivered. */
   {
-    BackgroundData *delivery_bg = syncify_thread_self ()->background;
-    GCancellable *delivery_shutdown = NULL;
+    BackgroundData *delivery_bg = delivery_background (g_task_get_context (call->task));
 
-    if (delivery_bg != NULL && delivery_bg->main_context == g_task_get_context (call->task))
-      delivery_shutdown = delivery_bg->shutdown_cancellable;
-    call->cancellable = chain_init (&call->chain, cancellable, delivery_shutdown, TRUE);
+    call->cancellable = chain_init (&call->chain, cancellable,
+                                    delivery_bg != NULL ? delivery_bg->shutdown_cancellable : NULL,
+                                    TRUE);
     task_hold_delivery (call->task);
   }
 

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include "syncify-call-private.h"
 #include "syncify-private.h"
 
 static gpointer

@@ -210,7 +210,6 @@ iterator_fetch (SyncifyIterator  *self,
                                           cancellable, error);
   if (self->next_start == NULL)
     {
-      syncify_i18n_init ();
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
                            _("The iterator was created without a source"));
       return NULL;

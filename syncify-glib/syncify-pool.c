@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "syncify-private.h"
+#include "syncify-pool-private.h"
 
 /* How the pool decides how many jobs run at once.
  *
@@ -404,6 +404,15 @@ syncify_pool_lend_current (void)
 {
   if (current_item != NULL)
     syncify_pool_lend (current_item);
+}
+
+void
+syncify_pool_lend_thread (SyncifyThread *thread)
+{
+  SyncifyPoolItem *item = g_atomic_pointer_get (&thread->pool_item);
+
+  if (item != NULL)
+    syncify_pool_lend (item);
 }
 
 void

@@ -5,8 +5,8 @@
 
 #include "config.h"
 
+#include "syncify-context-private.h"
 #include "syncify-private.h"
-#include "syncify-teardown-private.h"
 
 typedef struct {
   GDestroyNotify func;
@@ -138,9 +138,9 @@ syncify_context_add_teardown (SyncifyContext *self,
   /* A shutdown that begins after this check closes the list only once it
    * runs it, under the list's lock: either the entry is in it, or the add
    * fails. */
-  if (syncify_context_is_closed (self))
+  if (syncify_context_closed (self))
     return FALSE;
-  return teardown_list_add (syncify_context_peek_teardown (self), func, data);
+  return teardown_list_add (self->teardown, func, data);
 }
 
 static void

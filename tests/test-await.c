@@ -289,7 +289,7 @@ test_await_forms (void)
   g_autofree char *value = NULL;
   GThread *threads[8];
   ThreadsData td = { 0, };
-  guint n_per_thread = g_getenv ("SYNCIFY_UNDER_VALGRIND") ? 20 : 200;
+  guint n_per_thread = test_scaled (TEST_FEWER_UNDER_VALGRIND, 200, 20);
 
   /* Class-level: the client is created on the background thread. */
   client = test_client_new (bg, &error);
@@ -601,7 +601,7 @@ test_iterator_directory (void)
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("files");
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("syncify-iter-XXXXXX", &error);
-  guint n_files = g_getenv ("SYNCIFY_UNDER_VALGRIND") ? 500 : 10000;
+  guint n_files = test_scaled (TEST_FEWER_UNDER_VALGRIND, 10000, 500);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   SyncifyIterator *it;
   DirState *st;

@@ -125,7 +125,7 @@ test_await_operation_async_threads (void)
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("ops");
   ThreadArgs args[4];
   GThread *threads[G_N_ELEMENTS (args)];
-  guint n_calls = g_getenv ("SYNCIFY_UNDER_VALGRIND") ? 20 : 200;
+  guint n_calls = test_scaled (TEST_FEWER_UNDER_VALGRIND, 200, 20);
 
   for (guint t = 0; t < G_N_ELEMENTS (args); t++)
     {

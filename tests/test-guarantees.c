@@ -14,17 +14,7 @@ static GThread *main_thread;
 
 /* Fewer rounds under valgrind and the sanitizers (they set a timeout scale
  * or SYNCIFY_TEST_QUICK); the full count otherwise. */
-static guint
-scaled (guint full,
-        guint quick)
-{
-  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
-
-  if ((scale != NULL && g_ascii_strtoll (scale, NULL, 10) > 1) ||
-      g_getenv ("SYNCIFY_TEST_QUICK") != NULL)
-    return quick;
-  return full;
-}
+#define FEWER_WHEN (TEST_FEWER_WHEN_SCALED | TEST_FEWER_WHEN_QUICK)
 
 /* ------------------------------------------------------------------------ *
  * Operations
@@ -280,7 +270,7 @@ test_owner_race (gconstpointer data)
 
   race.target = syncify_context_get_default ();
   race.owner = main_thread;
-  race.rounds = scaled (20000, 300);
+  race.rounds = test_scaled (FEWER_WHEN, 20000, 300);
   if (drive == DRIVE_MAIN_LOOP)
     race.loop = g_main_loop_new (NULL, FALSE);
 
@@ -839,7 +829,7 @@ static void
 test_cycles_beside_dead_ends (void)
 {
   DeadEnds de = { NULL, };
-  guint n_dead = scaled (1000, 100);
+  guint n_dead = test_scaled (FEWER_WHEN, 1000, 100);
   guint lengths[] = { 2, 3, 4, 8, 16, 64 };
   GPtrArray *threads = g_ptr_array_new ();
   GThread *busy;
@@ -859,7 +849,7 @@ test_cycles_beside_dead_ends (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
     {
-      if (lengths[i] > scaled (64, 16))
+      if (lengths[i] > test_scaled (FEWER_WHEN, 64, 16))
         continue;
       check_cycle (lengths[i]);
     }
@@ -1010,7 +1000,7 @@ test_cycle_through_dead_ends (void)
    * (that is when a waiting worker lends its slot): a chain of thread
    * start-ups, slow on a loaded machine. 300 are plenty: the old search
    * missed the cycle from 62 on. */
-  fo.n_dead = scaled (300, 100);
+  fo.n_dead = test_scaled (FEWER_WHEN, 300, 100);
   fo.jobs = syncify_context_new (jobs_mc);
   fo.sink = syncify_context_new_thread ("fan-sink");
   fo.owned = syncify_context_new_thread ("fan-owner");

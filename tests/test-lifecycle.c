@@ -424,7 +424,7 @@ race_canceller_thread (gpointer data)
 static void
 test_shutdown_races_cancel (void)
 {
-  guint n_rounds = g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ? 30 : 300;
+  guint n_rounds = test_scaled (TEST_FEWER_UNDER_VALGRIND, 300, 30);
   guint n_cancelled = 0, n_closed = 0;
 
   for (guint round = 0; round < n_rounds; round++)

@@ -102,6 +102,33 @@ test_watchdog_disarm (void)
   g_mutex_unlock (&test_watchdog_lock);
 }
 
+/* The setups in which a case runs fewer rounds (see test_scaled()). Each
+ * case names its own: they were chosen one suite at a time, and a case
+ * keeps the counts it had. */
+typedef enum {
+  TEST_FEWER_UNDER_VALGRIND = 1 << 0,  /* SYNCIFY_UNDER_VALGRIND is set (the valgrind setup) */
+  TEST_FEWER_WHEN_QUICK     = 1 << 1,  /* SYNCIFY_TEST_QUICK is set (tests/run.sh's TSan run) */
+  TEST_FEWER_WHEN_SCALED    = 1 << 2,  /* SYNCIFY_TEST_TIMEOUT_SCALE is above 1
+                                        * (the valgrind, asan and tsan setups) */
+} TestFewerWhen;
+
+/* @fewer in any of the setups @when names, @full otherwise. */
+static inline guint
+test_scaled (TestFewerWhen when,
+             guint         full,
+             guint         fewer)
+{
+  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
+
+  if ((when & TEST_FEWER_UNDER_VALGRIND) && g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL)
+    return fewer;
+  if ((when & TEST_FEWER_WHEN_QUICK) && g_getenv ("SYNCIFY_TEST_QUICK") != NULL)
+    return fewer;
+  if ((when & TEST_FEWER_WHEN_SCALED) && scale != NULL && g_ascii_strtoll (scale, NULL, 10) > 1)
+    return fewer;
+  return full;
+}
+
 /* Iterates @context (NULL: the default one) until *flag is non-zero. */
 #define test_iterate_until(context, flag) \
   G_STMT_START { \

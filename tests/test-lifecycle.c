@@ -10,41 +10,9 @@
 
 static GThread *main_thread;
 
-static void
-forever_start (gpointer             user_data,
-               GCancellable        *cancellable,
-               GAsyncReadyCallback  callback,
-               gpointer             callback_data)
-{
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
-
-  /* An operation that only ends when its cancellable fires. */
-  test_task_until_cancelled (task);
-  g_object_unref (task);
-}
-
-static gboolean
-return_true_idle (gpointer data)
-{
-  g_task_return_boolean (G_TASK (data), TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-/* Completes on the next iteration of the thread-default context. */
-static void
-quick_start (gpointer             user_data,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             callback_data)
-{
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
-  g_autoptr(GSource) idle = g_idle_source_new ();
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
-
-  g_source_set_callback (idle, return_true_idle, task, g_object_unref);
-  g_source_attach (idle, context);
-}
-
+/* The finish function of the operations (test-util.h's
+ * test_op_until_cancelled_start() and test_op_idle_start()): non-NULL on
+ * success. */
 static gpointer
 bool_finish (GObject       *source,
              GAsyncResult  *result,
@@ -98,13 +66,13 @@ exit_with_live_contexts_child (void)
     }
 
   /* An operation in flight on one, calls queued on another, workers busy. */
-  syncify_context_call_async (busy_bg, forever_start, bool_finish, NULL, NULL, NULL,
-                              NULL, ignore_result, NULL);
+  syncify_context_call_async (busy_bg, test_op_until_cancelled_start, bool_finish,
+                              NULL, NULL, NULL, NULL, ignore_result, NULL);
   for (guint i = 0; i < 4; i++)
     syncify_context_asyncify (syncify_context_get_default (), SYNCIFY_FLAGS_NONE,
                               sleepy_func, NULL, NULL, NULL, NULL, ignore_result, NULL);
-  syncify_context_call_async (queued_bg, quick_start, bool_finish, NULL, NULL, NULL,
-                              NULL, ignore_result, NULL);
+  syncify_context_call_async (queued_bg, test_op_idle_start, bool_finish,
+                              NULL, NULL, NULL, NULL, ignore_result, NULL);
 
   /* No unref, no shutdown: straight out. */
   exit (0);
@@ -155,10 +123,12 @@ hammer_thread (gpointer data)
       if (i % 3 == 0)
         result = syncify_context_invoke_sync (load->bg, plain_func, NULL, NULL, &error);
       else if (i % 3 == 1)
-        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE, quick_start, bool_finish,
+        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE,
+                                          test_op_idle_start, bool_finish,
                                           NULL, NULL, &error);
       else
-        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE, forever_start, bool_finish,
+        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE,
+                                          test_op_until_cancelled_start, bool_finish,
                                           NULL, NULL, &error);
 
       if (i == 0)
@@ -247,8 +217,10 @@ test_shutdown_under_load (void)
 
       /* Queued asynchronous calls, some never-ending. */
       for (guint i = 0; i < n_async; i++)
-        syncify_context_call_async (load.bg, i % 2 ? forever_start : quick_start, bool_finish,
-                                    &load, count_destroyed, NULL, NULL, async_done, &load);
+        syncify_context_call_async (load.bg,
+                                    i % 2 ? test_op_until_cancelled_start : test_op_idle_start,
+                                    bool_finish, &load, count_destroyed, NULL, NULL,
+                                    async_done, &load);
 
       /* Every thread is in its first call (or past it). */
       while ((guint) g_atomic_int_get (&load.n_started) < n_threads)

@@ -207,10 +207,8 @@ never_start (gpointer             data,
              gpointer             callback_data)
 {
   Pending *p = data;
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
 
-  test_task_until_cancelled (task);
-  g_object_unref (task);
+  test_op_until_cancelled_start (NULL, cancellable, callback, callback_data);
   g_atomic_int_set (&p->started, 1);
 }
 

@@ -271,6 +271,112 @@ test_task_disconnect (GAsyncResult *result)
     g_cancellable_disconnect (g_task_get_cancellable (G_TASK (result)), id);
 }
 
+/* Fake operations: start and finish functions for syncify and call_async
+ * that complete as GIO's do, in the thread-default context of the thread
+ * that starts them. */
+
+static gboolean
+test_op_return_true_cb (gpointer data)
+{
+  g_task_return_boolean (G_TASK (data), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Completes with TRUE from an idle in the thread-default context of the
+ * thread that starts it. Ignores @user_data. */
+static inline void
+test_op_idle_start (gpointer             user_data,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             callback_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, test_op_return_true_cb, task, g_object_unref);
+  g_source_attach (source, test_thread_default ());
+  g_source_unref (source);
+}
+
+/* Ends only when its cancellable fires, with G_IO_ERROR_CANCELLED (see
+ * test_task_until_cancelled()). Ignores @user_data. */
+static inline void
+test_op_until_cancelled_start (gpointer             user_data,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             callback_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
+
+  test_task_until_cancelled (task);
+  g_object_unref (task);
+}
+
+/* The finish function of both: NULL, and the error if any. */
+static inline gpointer
+test_op_finish (GObject       *source_object,
+                GAsyncResult  *result,
+                gpointer       user_data,
+                GError       **error)
+{
+  test_task_disconnect (result);
+  g_task_propagate_boolean (G_TASK (result), error);
+  return NULL;
+}
+
+/* Where test_op_idle_threads_start() and test_op_threads_finish() ran. */
+typedef struct {
+  GThread *start_thread;
+  GThread *finish_thread;
+} TestOpThreads;
+
+/* test_op_idle_start(), recording its thread in @user_data, a
+ * TestOpThreads. */
+static inline void
+test_op_idle_threads_start (gpointer             user_data,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             callback_data)
+{
+  TestOpThreads *threads = user_data;
+
+  threads->start_thread = g_thread_self ();
+  test_op_idle_start (NULL, cancellable, callback, callback_data);
+}
+
+/* test_op_finish(), recording its thread in @user_data, a TestOpThreads. */
+static inline gpointer
+test_op_threads_finish (GObject       *source_object,
+                        GAsyncResult  *result,
+                        gpointer       user_data,
+                        GError       **error)
+{
+  TestOpThreads *threads = user_data;
+
+  threads->finish_thread = g_thread_self ();
+  return test_op_finish (source_object, result, NULL, error);
+}
+
+/* For calls that must fail before they start anything. */
+static inline void
+test_op_never_start (gpointer             user_data,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             callback_data)
+{
+  g_assert_not_reached ();
+}
+
+static inline gpointer
+test_op_never_finish (GObject       *source_object,
+                      GAsyncResult  *result,
+                      gpointer       user_data,
+                      GError       **error)
+{
+  g_assert_not_reached ();
+  return NULL;
+}
+
 /* The census of the process: open descriptors, and threads other than the
  * pool's workers and monitor and GLib's own (which live on, parked). */
 static inline guint

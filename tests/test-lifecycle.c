@@ -178,19 +178,6 @@ count_destroyed (gpointer data)
   g_atomic_int_inc (&((Load *) data)->n_destroyed);
 }
 
-/* Open file descriptors of this process: each main context holds one. */
-static guint
-count_open_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 static void
 test_shutdown_under_load (void)
 {
@@ -203,7 +190,7 @@ test_shutdown_under_load (void)
   if (g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL)
     n_rounds = 1000;   /* the issue asks for 1000 under valgrind too: each round is light */
 
-  fds_before = count_open_fds ();
+  fds_before = test_count_fds ();
   for (guint round = 0; round < n_rounds; round++)
     {
       Load load = { 0, };
@@ -243,8 +230,8 @@ test_shutdown_under_load (void)
   /* Nothing a round made outlives it: not a main context, not a
    * descriptor. (A few for the pool's first threads, made once.) */
   g_test_message ("open descriptors: %u before %u rounds, %u after",
-                  fds_before, n_rounds, count_open_fds ());
-  g_assert_cmpuint (count_open_fds (), <=, fds_before + 4);
+                  fds_before, n_rounds, test_count_fds ());
+  g_assert_cmpuint (test_count_fds (), <=, fds_before + 4);
 }
 
 /* ------------------------------------------------------------------------ *

@@ -161,6 +161,8 @@ test_not_in_worker_no_context (void)
   g_autoptr(GError) error = NULL;
   gpointer result;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_true (g_thread_self () == main_thread);
   g_assert_null (syncify_context_get_current ());
 
@@ -208,6 +210,8 @@ test_not_in_worker_unowned (void)
 {
   g_autoptr(SyncifyContext) context = named_context ("frei");
   g_autoptr(GError) error = NULL;
+
+  test_watchdog_arm (g_test_get_path ());
 
   g_assert_false (g_main_context_is_owner (syncify_context_get_main_context (context)));
   g_assert_null (syncify_context_syncify (context, SYNCIFY_FLAGS_NONE,
@@ -298,6 +302,8 @@ test_closed_asyncify (void)
   Outcome first = { NULL, FALSE };
   Outcome queued = { NULL, FALSE };
   Outcome late = { NULL, FALSE };
+
+  test_watchdog_arm (g_test_get_path ());
 
   g_main_context_push_thread_default (mc);
 
@@ -404,6 +410,8 @@ test_would_deadlock (void)
   DeadlockData data = { owned, NULL, NULL };
   g_autoptr(GError) error = NULL;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_true (g_main_context_acquire (mc));
   g_assert_null (syncify_context_invoke_sync (background, push_back_func, &data,
                                               NULL, &error));
@@ -428,6 +436,8 @@ test_iterator_no_source (void)
 {
   g_autoptr(SyncifyIterator) it = g_object_new (SYNCIFY_TYPE_ITERATOR, NULL);
   g_autoptr(GError) error = NULL;
+
+  test_watchdog_arm (g_test_get_path ());
 
   g_assert_null (syncify_iterator_next_object (it, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED);

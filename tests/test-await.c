@@ -609,6 +609,8 @@ test_iterator_directory (void)
   gpointer item;
   guint n = 0;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_no_error (error);
   make_files (dir, n_files);
 
@@ -792,6 +794,8 @@ test_await_full_source_and_tag (void)
   g_autoptr(TestClient) client = test_client_new (bg, &error);
   gint n_freed = 0;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_no_error (error);
   g_atomic_int_set (&n_full_results_freed, 0);
 
@@ -919,6 +923,8 @@ test_await_full_no_source (void)
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("client");
   LookupArgs args = { "k" };
   gint done = 0;
+
+  test_watchdog_arm (g_test_get_path ());
 
   syncify_await_full_async (bg, NULL, test_lookup_async, lookup_start, NULL,
                                     &args, NULL, NULL, NULL, lookup_full_done, &done);

@@ -1807,6 +1807,8 @@ test_async_short_lived_caller_context (void)
   SyncifyContext *bg = syncify_context_new_thread ("short-lived-callers");
   GThread *threads[4];
 
+  test_watchdog_arm (g_test_get_path ());
+
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     threads[i] = g_thread_new ("short-lived", short_lived_caller_thread, bg);
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)

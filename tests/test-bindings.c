@@ -509,6 +509,8 @@ test_define_start_func_no_cancellable (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) result = NULL;
 
+  test_watchdog_arm (g_test_get_path ());
+
   result = syncify_context_await (NULL, SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT, double_start,
                                   &args, NULL, &error);
   g_assert_no_error (error);

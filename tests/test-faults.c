@@ -345,6 +345,7 @@ test_in_subprocess (gconstpointer data)
       return;
     }
 
+  test_watchdog_arm (g_test_get_path ());
   g_test_trap_subprocess (NULL, test_watchdog_bound_us (), G_TEST_SUBPROCESS_DEFAULT);
   if (g_str_equal (name, "new-thread-aborts"))
     {

@@ -304,6 +304,8 @@ test_teardown_object (void)
   GObject *object = syncify_context_invoke_sync (ctx, make_object, NULL, NULL, NULL);
   GObject *late = g_object_new (G_TYPE_OBJECT, NULL);
 
+  test_watchdog_arm (g_test_get_path ());
+
   disposed_on = NULL;
   /* A weak reference is notified when the object is disposed. */
   g_object_weak_ref (object, on_disposed, NULL);
@@ -327,6 +329,8 @@ test_teardown_wrapped (void)
   g_autoptr(GMainContext) mc = g_main_context_new ();
   SyncifyContext *ctx = syncify_context_new (mc);
   Record r;
+
+  test_watchdog_arm (g_test_get_path ());
 
   record_init (&r);
   add_entry (ctx, &r, "first");

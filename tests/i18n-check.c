@@ -128,26 +128,6 @@ bind_build_tree_catalogue (void)
  * Helpers
  * ------------------------------------------------------------------------ */
 
-/* A start function that must never run: every call below fails first. */
-static void
-start_never (gpointer             user_data,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             callback_data)
-{
-  g_assert_not_reached ();
-}
-
-static gpointer
-finish_never (GObject       *source_object,
-              GAsyncResult  *result,
-              gpointer       user_data,
-              GError       **error)
-{
-  g_assert_not_reached ();
-  return NULL;
-}
-
 /* A context wrapping a fresh main context, named for deterministic messages. */
 static SyncifyContext *
 named_context (const char *name)
@@ -181,11 +161,13 @@ test_not_in_worker_no_context (void)
   g_autoptr(GError) error = NULL;
   gpointer result;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_true (g_thread_self () == main_thread);
   g_assert_null (syncify_context_get_current ());
 
   result = syncify_context_syncify (NULL, SYNCIFY_FLAGS_NONE,
-                                    start_never, finish_never, NULL,
+                                    test_op_never_start, test_op_never_finish, NULL,
                                     NULL, &error);
   g_assert_null (result);
   g_assert_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER);
@@ -207,7 +189,7 @@ test_not_in_worker_owner (void)
 
   g_assert_true (g_main_context_acquire (mc));
   g_assert_null (syncify_context_syncify (context, SYNCIFY_FLAGS_NONE,
-                                          start_never, finish_never, NULL,
+                                          test_op_never_start, test_op_never_finish, NULL,
                                           NULL, &error));
   g_main_context_release (mc);
 
@@ -229,9 +211,11 @@ test_not_in_worker_unowned (void)
   g_autoptr(SyncifyContext) context = named_context ("frei");
   g_autoptr(GError) error = NULL;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_false (g_main_context_is_owner (syncify_context_get_main_context (context)));
   g_assert_null (syncify_context_syncify (context, SYNCIFY_FLAGS_NONE,
-                                          start_never, finish_never, NULL,
+                                          test_op_never_start, test_op_never_finish, NULL,
                                           NULL, &error));
   g_assert_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER);
   g_assert_cmpstr (error->message, ==,
@@ -252,7 +236,7 @@ test_closed_blocking (void)
   g_assert_true (syncify_context_is_closed (context));
 
   g_assert_null (syncify_context_syncify (context, SYNCIFY_FLAGS_NONE,
-                                          start_never, finish_never, NULL,
+                                          test_op_never_start, test_op_never_finish, NULL,
                                           NULL, &error));
   g_assert_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_CLOSED);
   g_assert_cmpstr (error->message, ==,
@@ -318,6 +302,8 @@ test_closed_asyncify (void)
   Outcome first = { NULL, FALSE };
   Outcome queued = { NULL, FALSE };
   Outcome late = { NULL, FALSE };
+
+  test_watchdog_arm (g_test_get_path ());
 
   g_main_context_push_thread_default (mc);
 
@@ -424,6 +410,8 @@ test_would_deadlock (void)
   DeadlockData data = { owned, NULL, NULL };
   g_autoptr(GError) error = NULL;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_true (g_main_context_acquire (mc));
   g_assert_null (syncify_context_invoke_sync (background, push_back_func, &data,
                                               NULL, &error));
@@ -448,6 +436,8 @@ test_iterator_no_source (void)
 {
   g_autoptr(SyncifyIterator) it = g_object_new (SYNCIFY_TYPE_ITERATOR, NULL);
   g_autoptr(GError) error = NULL;
+
+  test_watchdog_arm (g_test_get_path ());
 
   g_assert_null (syncify_iterator_next_object (it, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED);

@@ -20,13 +20,9 @@
 
 static GThread *main_thread;
 
-/* Under valgrind or a sanitizer: fewer iterations. */
-static gboolean
-quick (void)
-{
-  return g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ||
-         g_getenv ("SYNCIFY_TEST_QUICK") != NULL;
-}
+/* Fewer iterations under valgrind and when SYNCIFY_TEST_QUICK is set (the
+ * TSan run). */
+#define FEWER_WHEN (TEST_FEWER_UNDER_VALGRIND | TEST_FEWER_WHEN_QUICK)
 
 /* ------------------------------------------------------------------------ *
  * Per-job bookkeeping
@@ -463,7 +459,7 @@ test_many_threads (void)
 {
   g_autoptr(SyncifyContext) context = syncify_context_new (NULL);
   guint n_threads = 4;
-  guint n_jobs = quick () ? 10 : 50;
+  guint n_jobs = test_scaled (FEWER_WHEN, 50, 10);
   ThreadRun runs[4];
   GThread *threads[4];
 
@@ -721,7 +717,7 @@ drop_callback (GObject      *source_object,
 static void
 test_destroy_context_in_callback (void)
 {
-  guint n = quick () ? 20 : 200;
+  guint n = test_scaled (FEWER_WHEN, 200, 20);
 
   test_watchdog_arm (g_test_get_path ());
 
@@ -1357,7 +1353,7 @@ test_many (void)
 {
   g_autoptr(SyncifyContext) context = syncify_context_new (NULL);
   g_autoptr(SyncifyContext) bounded = syncify_context_new (NULL);
-  guint n = quick () ? 200 : 2000;
+  guint n = test_scaled (FEWER_WHEN, 2000, 200);
 
   test_watchdog_arm (g_test_get_path ());
 

@@ -289,7 +289,7 @@ test_await_forms (void)
   g_autofree char *value = NULL;
   GThread *threads[8];
   ThreadsData td = { 0, };
-  guint n_per_thread = g_getenv ("SYNCIFY_UNDER_VALGRIND") ? 20 : 200;
+  guint n_per_thread = test_scaled (TEST_FEWER_UNDER_VALGRIND, 200, 20);
 
   /* Class-level: the client is created on the background thread. */
   client = test_client_new (bg, &error);
@@ -601,13 +601,15 @@ test_iterator_directory (void)
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("files");
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("syncify-iter-XXXXXX", &error);
-  guint n_files = g_getenv ("SYNCIFY_UNDER_VALGRIND") ? 500 : 10000;
+  guint n_files = test_scaled (TEST_FEWER_UNDER_VALGRIND, 10000, 500);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   SyncifyIterator *it;
   DirState *st;
   gint freed_on_home = 0;
   gpointer item;
   guint n = 0;
+
+  test_watchdog_arm (g_test_get_path ());
 
   g_assert_no_error (error);
   make_files (dir, n_files);
@@ -792,6 +794,8 @@ test_await_full_source_and_tag (void)
   g_autoptr(TestClient) client = test_client_new (bg, &error);
   gint n_freed = 0;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_no_error (error);
   g_atomic_int_set (&n_full_results_freed, 0);
 
@@ -919,6 +923,8 @@ test_await_full_no_source (void)
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("client");
   LookupArgs args = { "k" };
   gint done = 0;
+
+  test_watchdog_arm (g_test_get_path ());
 
   syncify_await_full_async (bg, NULL, test_lookup_async, lookup_start, NULL,
                                     &args, NULL, NULL, NULL, lookup_full_done, &done);

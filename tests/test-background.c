@@ -12,13 +12,6 @@
 
 static GThread *main_thread;
 
-static guint
-scaled (guint normal,
-        guint under_valgrind)
-{
-  return g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ? under_valgrind : normal;
-}
-
 /* Runs @func on @context (owned by another thread) from an idle there. */
 static void
 run_on_context (GMainContext *context,
@@ -1418,7 +1411,7 @@ count_own_threads (guint      *n_named,
 static void
 test_many_contexts (void)
 {
-  guint n = scaled (100, 10);
+  guint n = test_scaled (TEST_FEWER_UNDER_VALGRIND, 100, 10);
   guint before, after, named;
   gint64 deadline;
 
@@ -1790,7 +1783,7 @@ static gpointer
 short_lived_caller_thread (gpointer data)
 {
   SyncifyContext *bg = data;
-  guint n_rounds = scaled (300, 30);
+  guint n_rounds = test_scaled (TEST_FEWER_UNDER_VALGRIND, 300, 30);
 
   for (guint i = 0; i < n_rounds; i++)
     {
@@ -1813,6 +1806,8 @@ test_async_short_lived_caller_context (void)
 {
   SyncifyContext *bg = syncify_context_new_thread ("short-lived-callers");
   GThread *threads[4];
+
+  test_watchdog_arm (g_test_get_path ());
 
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     threads[i] = g_thread_new ("short-lived", short_lived_caller_thread, bg);

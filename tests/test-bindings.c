@@ -125,7 +125,7 @@ test_await_operation_async_threads (void)
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("ops");
   ThreadArgs args[4];
   GThread *threads[G_N_ELEMENTS (args)];
-  guint n_calls = g_getenv ("SYNCIFY_UNDER_VALGRIND") ? 20 : 200;
+  guint n_calls = test_scaled (TEST_FEWER_UNDER_VALGRIND, 200, 20);
 
   for (guint t = 0; t < G_N_ELEMENTS (args); t++)
     {
@@ -508,6 +508,8 @@ test_define_start_func_no_cancellable (void)
   DoubleArgs args = { 21 };
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) result = NULL;
+
+  test_watchdog_arm (g_test_get_path ());
 
   result = syncify_context_await (NULL, SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT, double_start,
                                   &args, NULL, &error);

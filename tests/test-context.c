@@ -708,6 +708,8 @@ test_enum_types (void)
   GFlagsValue *fv;
   GEnumValue *ev;
 
+  test_watchdog_arm (g_test_get_path ());
+
   g_assert_true (SYNCIFY_TYPE_FLAGS == syncify_flags_get_type ());
   g_assert_true (G_TYPE_IS_FLAGS (SYNCIFY_TYPE_FLAGS));
   g_assert_cmpstr (g_type_name (SYNCIFY_TYPE_FLAGS), ==, "SyncifyFlags");
@@ -743,6 +745,8 @@ static void
 test_error_quark (void)
 {
   g_autoptr(GError) error = NULL;
+
+  test_watchdog_arm (g_test_get_path ());
 
   g_assert_cmpuint (SYNCIFY_ERROR, !=, 0);
   g_assert_cmpuint (SYNCIFY_ERROR, ==, syncify_error_quark ());

@@ -12,13 +12,6 @@
 
 static GThread *main_thread;
 
-static guint
-scaled (guint normal,
-        guint under_valgrind)
-{
-  return g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ? under_valgrind : normal;
-}
-
 /* Runs @func once inside a callback of a GMainLoop running the default
  * context on the main thread, so the main thread owns the default context
  * while @func runs. */
@@ -779,14 +772,14 @@ static void
 test_concurrent (void)
 {
   StormData sd = { NULL, };
-  guint n_threads = scaled (8, 3);
+  guint n_threads = test_scaled (TEST_FEWER_UNDER_VALGRIND, 8, 3);
   guint total;
 
   test_watchdog_arm (g_test_get_path ());
 
   sd.a = syncify_context_new_thread ("storm-a");
   sd.b = syncify_context_new_thread ("storm-b");
-  sd.n_iterations = scaled (200, 12);
+  sd.n_iterations = test_scaled (TEST_FEWER_UNDER_VALGRIND, 200, 12);
 
   /* Every wait goes A -> B, except in the cyclic kind: exactly those fail. */
   sd.mixed = FALSE;

@@ -273,32 +273,13 @@ exhaust_fds (void)
   return last;
 }
 
-static void
-start_never (gpointer             user_data,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             callback_data)
-{
-  g_assert_not_reached ();
-}
-
-static gpointer
-finish_never (GObject       *source_object,
-              GAsyncResult  *result,
-              gpointer       user_data,
-              GError       **error)
-{
-  g_assert_not_reached ();
-  return NULL;
-}
-
 static gpointer
 private_path_thread (gpointer data)
 {
   GError **error = data;
 
   syncify_context_syncify (NULL, SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
-                           start_never, finish_never, NULL, NULL, error);
+                           test_op_never_start, test_op_never_finish, NULL, NULL, error);
   return NULL;
 }
 
@@ -364,6 +345,7 @@ test_in_subprocess (gconstpointer data)
       return;
     }
 
+  test_watchdog_arm (g_test_get_path ());
   g_test_trap_subprocess (NULL, test_watchdog_bound_us (), G_TEST_SUBPROCESS_DEFAULT);
   if (g_str_equal (name, "new-thread-aborts"))
     {

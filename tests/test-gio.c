@@ -19,14 +19,6 @@
 
 static GThread *main_thread;
 
-static guint
-scaled (guint n)
-{
-  if (g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL)
-    return MAX (1, n / 4);
-  return n;
-}
-
 /* ------------------------------------------------------------------------ *
  * Temporary directories
  * ------------------------------------------------------------------------ */
@@ -1333,7 +1325,7 @@ test_dbus (void)
   g_assert_nonnull (g_dbus_connection_get_unique_name (shared.connection));
 
   /* Synchronously from 8 threads. */
-  shared.n_calls = scaled (20);
+  shared.n_calls = test_scaled (TEST_FEWER_UNDER_VALGRIND, 20, 5);
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     threads[i] = g_thread_new ("bus-caller", bus_caller_thread, &shared);
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)

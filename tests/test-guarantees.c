@@ -14,101 +14,13 @@ static GThread *main_thread;
 
 /* Fewer rounds under valgrind and the sanitizers (they set a timeout scale
  * or SYNCIFY_TEST_QUICK); the full count otherwise. */
-static guint
-scaled (guint full,
-        guint quick)
-{
-  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
-
-  if ((scale != NULL && g_ascii_strtoll (scale, NULL, 10) > 1) ||
-      g_getenv ("SYNCIFY_TEST_QUICK") != NULL)
-    return quick;
-  return full;
-}
+#define FEWER_WHEN (TEST_FEWER_WHEN_SCALED | TEST_FEWER_WHEN_QUICK)
 
 /* ------------------------------------------------------------------------ *
  * Operations
  * ------------------------------------------------------------------------ */
 
-/* An operation that completes from an idle in the thread-default context of
- * the thread that starts it, recording that thread. */
-typedef struct {
-  GThread *start_thread;
-  GThread *finish_thread;
-} IdleOp;
-
-static gboolean
-idle_op_done_cb (gpointer data)
-{
-  g_task_return_boolean (data, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-idle_op_start (gpointer             user_data,
-               GCancellable        *cancellable,
-               GAsyncReadyCallback  callback,
-               gpointer             callback_data)
-{
-  IdleOp *op = user_data;
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
-  GSource *source = g_idle_source_new ();
-
-  op->start_thread = g_thread_self ();
-  g_source_set_callback (source, idle_op_done_cb, task, g_object_unref);
-  g_source_attach (source, test_thread_default ());
-  g_source_unref (source);
-}
-
-static gpointer
-idle_op_finish (GObject       *source_object,
-                GAsyncResult  *result,
-                gpointer       user_data,
-                GError       **error)
-{
-  IdleOp *op = user_data;
-
-  op->finish_thread = g_thread_self ();
-  g_task_propagate_boolean (G_TASK (result), error);
-  return NULL;
-}
-
-/* An operation that only ends when its cancellable fires. */
-static void
-until_cancelled_start (gpointer             user_data,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             callback_data)
-{
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
-  TestEvent *started = user_data;
-
-  test_task_until_cancelled (task);
-  g_object_unref (task);
-  if (started != NULL)
-    test_event_set (started);
-}
-
-/* The same, for user data of any kind. */
-static void
-until_cancelled_start_any (gpointer             user_data,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             callback_data)
-{
-  until_cancelled_start (NULL, cancellable, callback, callback_data);
-}
-
-static gpointer
-until_cancelled_finish (GObject       *source_object,
-                        GAsyncResult  *result,
-                        gpointer       user_data,
-                        GError       **error)
-{
-  test_task_disconnect (result);
-  g_task_propagate_boolean (G_TASK (result), error);
-  return NULL;
-}
+/* The fake operations are test-util.h's test_op_*(). */
 
 /* A plain function that records where it ran. */
 static gpointer
@@ -195,10 +107,11 @@ owner_race_rounds (OwnerRace *race)
         }
       else
         {
-          IdleOp op = { NULL, };
+          TestOpThreads op = { NULL, };
 
           syncify_context_syncify (race->target, SYNCIFY_FLAGS_NONE,
-                                   idle_op_start, idle_op_finish, &op, NULL, &error);
+                                   test_op_idle_threads_start, test_op_threads_finish, &op,
+                                   NULL, &error);
           if (error == NULL &&
               (op.start_thread != race->owner || op.finish_thread != race->owner))
             g_atomic_int_inc (&race->off_owner);
@@ -280,7 +193,7 @@ test_owner_race (gconstpointer data)
 
   race.target = syncify_context_get_default ();
   race.owner = main_thread;
-  race.rounds = scaled (20000, 300);
+  race.rounds = test_scaled (FEWER_WHEN, 20000, 300);
   if (drive == DRIVE_MAIN_LOOP)
     race.loop = g_main_loop_new (NULL, FALSE);
 
@@ -360,7 +273,7 @@ test_owner_exit_forgets (void)
    * without the flag says so. */
   g_main_context_iteration (mc, FALSE);
   g_assert_null (syncify_context_syncify (context, SYNCIFY_FLAGS_NONE,
-                                          idle_op_start, idle_op_finish, NULL,
+                                          test_op_never_start, test_op_never_finish, NULL,
                                           NULL, &error));
   g_assert_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER);
   g_assert_nonnull (strstr (error->message, "itself"));
@@ -520,7 +433,7 @@ private_shutdown_start (gpointer             user_data,
   ps->given = cancellable;
   syncify_context_shutdown (ps->context);
   g_assert_false (g_cancellable_is_cancelled (cancellable));
-  idle_op_start (&(IdleOp) { NULL, }, cancellable, callback, callback_data);
+  test_op_idle_start (NULL, cancellable, callback, callback_data);
 }
 
 static gpointer
@@ -638,7 +551,7 @@ start_deliveries_on_bg (gpointer       user_data,
   for (guint i = 0; i < d->n; i++)
     {
       if (d->bg2 != NULL)
-        syncify_context_call_async (d->bg2, until_cancelled_start_any, until_cancelled_finish,
+        syncify_context_call_async (d->bg2, test_op_until_cancelled_start, test_op_finish,
                                     d, count_destroy, count_result_free, NULL,
                                     delivered_cb, d);
       else
@@ -839,7 +752,7 @@ static void
 test_cycles_beside_dead_ends (void)
 {
   DeadEnds de = { NULL, };
-  guint n_dead = scaled (1000, 100);
+  guint n_dead = test_scaled (FEWER_WHEN, 1000, 100);
   guint lengths[] = { 2, 3, 4, 8, 16, 64 };
   GPtrArray *threads = g_ptr_array_new ();
   GThread *busy;
@@ -859,7 +772,7 @@ test_cycles_beside_dead_ends (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
     {
-      if (lengths[i] > scaled (64, 16))
+      if (lengths[i] > test_scaled (FEWER_WHEN, 64, 16))
         continue;
       check_cycle (lengths[i]);
     }
@@ -899,16 +812,13 @@ fan_dead_job (gpointer       user_data,
 {
   FanOut *fo = user_data;
   g_autoptr(GError) local_error = NULL;
-  TestEvent started;
 
-  test_event_init (&started);
   /* The sink starts the operation for us (so our slot is lent), and it
    * only ends when fo->release fires. */
   g_atomic_int_inc (&fo->dead_blocked);
-  syncify_context_syncify (fo->sink, SYNCIFY_FLAGS_NONE, until_cancelled_start,
-                           until_cancelled_finish, NULL, fo->release, &local_error);
+  syncify_context_syncify (fo->sink, SYNCIFY_FLAGS_NONE, test_op_until_cancelled_start,
+                           test_op_finish, NULL, fo->release, &local_error);
   g_assert_error (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  test_event_clear (&started);
   return NULL;
 }
 
@@ -1010,7 +920,7 @@ test_cycle_through_dead_ends (void)
    * (that is when a waiting worker lends its slot): a chain of thread
    * start-ups, slow on a loaded machine. 300 are plenty: the old search
    * missed the cycle from 62 on. */
-  fo.n_dead = scaled (300, 100);
+  fo.n_dead = test_scaled (FEWER_WHEN, 300, 100);
   fo.jobs = syncify_context_new (jobs_mc);
   fo.sink = syncify_context_new_thread ("fan-sink");
   fo.owned = syncify_context_new_thread ("fan-owner");
@@ -1042,8 +952,8 @@ not_in_worker_thread (gpointer data)
 {
   GError **error = data;
 
-  syncify_context_syncify (NULL, SYNCIFY_FLAGS_NONE, idle_op_start, idle_op_finish, NULL,
-                           NULL, error);
+  syncify_context_syncify (NULL, SYNCIFY_FLAGS_NONE, test_op_never_start, test_op_never_finish,
+                           NULL, NULL, error);
   return NULL;
 }
 
@@ -1114,8 +1024,8 @@ test_utf8_names (void)
                                                     "name", long_name->str, NULL);
 
     g_main_context_iteration (mc, FALSE);
-    syncify_context_syncify (named, SYNCIFY_FLAGS_NONE, idle_op_start, idle_op_finish, NULL,
-                             NULL, &error);
+    syncify_context_syncify (named, SYNCIFY_FLAGS_NONE, test_op_never_start, test_op_never_finish,
+                             NULL, NULL, &error);
     g_assert_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER);
     g_assert_true (g_utf8_validate (error->message, -1, NULL));
     g_clear_error (&error);

@@ -10,41 +10,9 @@
 
 static GThread *main_thread;
 
-static void
-forever_start (gpointer             user_data,
-               GCancellable        *cancellable,
-               GAsyncReadyCallback  callback,
-               gpointer             callback_data)
-{
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
-
-  /* An operation that only ends when its cancellable fires. */
-  test_task_until_cancelled (task);
-  g_object_unref (task);
-}
-
-static gboolean
-return_true_idle (gpointer data)
-{
-  g_task_return_boolean (G_TASK (data), TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-/* Completes on the next iteration of the thread-default context. */
-static void
-quick_start (gpointer             user_data,
-             GCancellable        *cancellable,
-             GAsyncReadyCallback  callback,
-             gpointer             callback_data)
-{
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
-  g_autoptr(GSource) idle = g_idle_source_new ();
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
-
-  g_source_set_callback (idle, return_true_idle, task, g_object_unref);
-  g_source_attach (idle, context);
-}
-
+/* The finish function of the operations (test-util.h's
+ * test_op_until_cancelled_start() and test_op_idle_start()): non-NULL on
+ * success. */
 static gpointer
 bool_finish (GObject       *source,
              GAsyncResult  *result,
@@ -98,13 +66,13 @@ exit_with_live_contexts_child (void)
     }
 
   /* An operation in flight on one, calls queued on another, workers busy. */
-  syncify_context_call_async (busy_bg, forever_start, bool_finish, NULL, NULL, NULL,
-                              NULL, ignore_result, NULL);
+  syncify_context_call_async (busy_bg, test_op_until_cancelled_start, bool_finish,
+                              NULL, NULL, NULL, NULL, ignore_result, NULL);
   for (guint i = 0; i < 4; i++)
     syncify_context_asyncify (syncify_context_get_default (), SYNCIFY_FLAGS_NONE,
                               sleepy_func, NULL, NULL, NULL, NULL, ignore_result, NULL);
-  syncify_context_call_async (queued_bg, quick_start, bool_finish, NULL, NULL, NULL,
-                              NULL, ignore_result, NULL);
+  syncify_context_call_async (queued_bg, test_op_idle_start, bool_finish,
+                              NULL, NULL, NULL, NULL, ignore_result, NULL);
 
   /* No unref, no shutdown: straight out. */
   exit (0);
@@ -155,10 +123,12 @@ hammer_thread (gpointer data)
       if (i % 3 == 0)
         result = syncify_context_invoke_sync (load->bg, plain_func, NULL, NULL, &error);
       else if (i % 3 == 1)
-        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE, quick_start, bool_finish,
+        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE,
+                                          test_op_idle_start, bool_finish,
                                           NULL, NULL, &error);
       else
-        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE, forever_start, bool_finish,
+        result = syncify_context_syncify (load->bg, SYNCIFY_FLAGS_NONE,
+                                          test_op_until_cancelled_start, bool_finish,
                                           NULL, NULL, &error);
 
       if (i == 0)
@@ -208,19 +178,6 @@ count_destroyed (gpointer data)
   g_atomic_int_inc (&((Load *) data)->n_destroyed);
 }
 
-/* Open file descriptors of this process: each main context holds one. */
-static guint
-count_open_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 static void
 test_shutdown_under_load (void)
 {
@@ -233,7 +190,7 @@ test_shutdown_under_load (void)
   if (g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL)
     n_rounds = 1000;   /* the issue asks for 1000 under valgrind too: each round is light */
 
-  fds_before = count_open_fds ();
+  fds_before = test_count_fds ();
   for (guint round = 0; round < n_rounds; round++)
     {
       Load load = { 0, };
@@ -247,8 +204,10 @@ test_shutdown_under_load (void)
 
       /* Queued asynchronous calls, some never-ending. */
       for (guint i = 0; i < n_async; i++)
-        syncify_context_call_async (load.bg, i % 2 ? forever_start : quick_start, bool_finish,
-                                    &load, count_destroyed, NULL, NULL, async_done, &load);
+        syncify_context_call_async (load.bg,
+                                    i % 2 ? test_op_until_cancelled_start : test_op_idle_start,
+                                    bool_finish, &load, count_destroyed, NULL, NULL,
+                                    async_done, &load);
 
       /* Every thread is in its first call (or past it). */
       while ((guint) g_atomic_int_get (&load.n_started) < n_threads)
@@ -271,8 +230,8 @@ test_shutdown_under_load (void)
   /* Nothing a round made outlives it: not a main context, not a
    * descriptor. (A few for the pool's first threads, made once.) */
   g_test_message ("open descriptors: %u before %u rounds, %u after",
-                  fds_before, n_rounds, count_open_fds ());
-  g_assert_cmpuint (count_open_fds (), <=, fds_before + 4);
+                  fds_before, n_rounds, test_count_fds ());
+  g_assert_cmpuint (test_count_fds (), <=, fds_before + 4);
 }
 
 /* ------------------------------------------------------------------------ *
@@ -424,7 +383,7 @@ race_canceller_thread (gpointer data)
 static void
 test_shutdown_races_cancel (void)
 {
-  guint n_rounds = g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ? 30 : 300;
+  guint n_rounds = test_scaled (TEST_FEWER_UNDER_VALGRIND, 300, 30);
   guint n_cancelled = 0, n_closed = 0;
 
   for (guint round = 0; round < n_rounds; round++)

@@ -18,13 +18,9 @@
 #define N_THREADS 8
 
 static GThread *main_thread;
-static guint    scale_divisor = 1;
 
-static guint
-scaled (guint n)
-{
-  return MAX (1, n / scale_divisor);
-}
+/* Where the counts are a twentieth (see above). */
+#define FEWER_WHEN (TEST_FEWER_UNDER_VALGRIND | TEST_FEWER_WHEN_QUICK)
 
 static void
 report_rate (const char *what,
@@ -169,7 +165,7 @@ test_invoke_sync_background (void)
   start = g_get_monotonic_time ();
   for (guint t = 0; t < N_THREADS; t++)
     {
-      hammers[t] = (Hammer) { bg, owner, t, scaled (10000), 0, 0, 0, NULL, NULL };
+      hammers[t] = (Hammer) { bg, owner, t, test_scaled (FEWER_WHEN, 10000, 500), 0, 0, 0, NULL, NULL };
       threads[t] = g_thread_new ("hammer", invoke_hammer_thread, &hammers[t]);
     }
   for (guint t = 0; t < N_THREADS; t++)
@@ -211,7 +207,7 @@ test_invoke_sync_main_loop (void)
   test_watchdog_arm (G_STRFUNC);
 
   for (guint t = 0; t < N_THREADS; t++)
-    hammers[t] = (Hammer) { context, main_thread, t, scaled (10000), 0, 0, 0, loop, &remaining };
+    hammers[t] = (Hammer) { context, main_thread, t, test_scaled (FEWER_WHEN, 10000, 500), 0, 0, 0, loop, &remaining };
 
   start = g_get_monotonic_time ();
   g_idle_add (start_hammers_cb, &hs);
@@ -384,7 +380,7 @@ test_syncify_gtask_workers (void)
       jobs[t].index = t;
       jobs[t].hammer.owner = main_thread;
       jobs[t].hammer.owner_context = g_main_context_default ();
-      jobs[t].hammer.n = scaled (2000);
+      jobs[t].hammer.n = test_scaled (FEWER_WHEN, 2000, 100);
       jobs[t].hammer.target = NULL;   /* the worker's own context */
       jobs[t].hammer.flags = SYNCIFY_FLAGS_NONE;
       syncify_context_asyncify (context, SYNCIFY_FLAGS_NONE, task_hammer_worker,
@@ -417,7 +413,7 @@ test_syncify_gtask_background (void)
       jobs[t].index = t;
       jobs[t].hammer.owner = owner;
       jobs[t].hammer.owner_context = syncify_context_get_main_context (bg);
-      jobs[t].hammer.n = scaled (2000);
+      jobs[t].hammer.n = test_scaled (FEWER_WHEN, 2000, 100);
       jobs[t].hammer.target = bg;
       jobs[t].hammer.flags = SYNCIFY_FLAGS_NONE;
       threads[t] = g_thread_new ("gtask-hammer", task_hammer_thread, &jobs[t]);
@@ -447,7 +443,7 @@ test_syncify_gtask_private (void)
       jobs[t].index = t;
       jobs[t].hammer.owner = NULL;           /* the thread itself */
       jobs[t].hammer.owner_context = NULL;   /* its private context */
-      jobs[t].hammer.n = scaled (2000);
+      jobs[t].hammer.n = test_scaled (FEWER_WHEN, 2000, 100);
       jobs[t].hammer.target = NULL;
       jobs[t].hammer.flags = SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT;
       threads[t] = g_thread_new ("gtask-private", task_hammer_thread, &jobs[t]);
@@ -514,7 +510,7 @@ test_asyncify_burst (void)
 
   test_watchdog_arm (G_STRFUNC);
 
-  b.n = scaled (50000);
+  b.n = test_scaled (FEWER_WHEN, 50000, 2500);
   b.seen = g_new0 (guint8, b.n);
   burst = &b;
 
@@ -952,7 +948,7 @@ test_random_cancellation (void)
       memset (&hammers[t], 0, sizeof hammers[t]);
       hammers[t].bg = bg;
       hammers[t].index = t;
-      hammers[t].n = scaled (1500);
+      hammers[t].n = test_scaled (FEWER_WHEN, 1500, 75);
       hammers[t].seed = g_test_rand_int ();
       threads[t] = g_thread_new ("cancel-hammer", cancel_hammer_thread, &hammers[t]);
     }
@@ -1065,7 +1061,7 @@ shutdown_hammer_thread (gpointer data)
 static void
 test_shutdown_under_load (void)
 {
-  guint reps = scaled (200);
+  guint reps = test_scaled (FEWER_WHEN, 200, 10);
   guint answered = 0, closed = 0, cancelled = 0;
   gint64 start;
 
@@ -1125,10 +1121,6 @@ main (int    argc,
 {
   test_init (&argc, &argv);
   main_thread = g_thread_self ();
-
-  if (g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ||
-      g_getenv ("SYNCIFY_TEST_QUICK") != NULL)
-    scale_divisor = 20;
 
   g_test_add_func ("/syncify/stress/invoke-sync/background", test_invoke_sync_background);
   g_test_add_func ("/syncify/stress/invoke-sync/main-loop", test_invoke_sync_main_loop);

@@ -16,13 +16,6 @@
 
 static GThread *main_thread;
 
-static guint
-scaled (guint normal,
-        guint under_valgrind)
-{
-  return g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL ? under_valgrind : normal;
-}
-
 /* ------------------------------------------------------------------------ *
  * Helpers: quitting a loop from any thread, a loop on another thread
  * ------------------------------------------------------------------------ */
@@ -858,7 +851,7 @@ test_private_nested (void)
 static void
 test_private_many (void)
 {
-  guint n = scaled (10000, 300);
+  guint n = test_scaled (TEST_FEWER_UNDER_VALGRIND, 10000, 300);
   GMainContext *recorded = NULL;
 
   test_watchdog_arm (g_test_get_path ());

@@ -207,10 +207,8 @@ never_start (gpointer             data,
              gpointer             callback_data)
 {
   Pending *p = data;
-  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
 
-  test_task_until_cancelled (task);
-  g_object_unref (task);
+  test_op_until_cancelled_start (NULL, cancellable, callback, callback_data);
   g_atomic_int_set (&p->started, 1);
 }
 
@@ -306,6 +304,8 @@ test_teardown_object (void)
   GObject *object = syncify_context_invoke_sync (ctx, make_object, NULL, NULL, NULL);
   GObject *late = g_object_new (G_TYPE_OBJECT, NULL);
 
+  test_watchdog_arm (g_test_get_path ());
+
   disposed_on = NULL;
   /* A weak reference is notified when the object is disposed. */
   g_object_weak_ref (object, on_disposed, NULL);
@@ -329,6 +329,8 @@ test_teardown_wrapped (void)
   g_autoptr(GMainContext) mc = g_main_context_new ();
   SyncifyContext *ctx = syncify_context_new (mc);
   Record r;
+
+  test_watchdog_arm (g_test_get_path ());
 
   record_init (&r);
   add_entry (ctx, &r, "first");

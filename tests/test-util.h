@@ -102,6 +102,33 @@ test_watchdog_disarm (void)
   g_mutex_unlock (&test_watchdog_lock);
 }
 
+/* The setups in which a case runs fewer rounds (see test_scaled()). Each
+ * case names its own: they were chosen one suite at a time, and a case
+ * keeps the counts it had. */
+typedef enum {
+  TEST_FEWER_UNDER_VALGRIND = 1 << 0,  /* SYNCIFY_UNDER_VALGRIND is set (the valgrind setup) */
+  TEST_FEWER_WHEN_QUICK     = 1 << 1,  /* SYNCIFY_TEST_QUICK is set (tests/run.sh's TSan run) */
+  TEST_FEWER_WHEN_SCALED    = 1 << 2,  /* SYNCIFY_TEST_TIMEOUT_SCALE is above 1
+                                        * (the valgrind, asan and tsan setups) */
+} TestFewerWhen;
+
+/* @fewer in any of the setups @when names, @full otherwise. */
+static inline guint
+test_scaled (TestFewerWhen when,
+             guint         full,
+             guint         fewer)
+{
+  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
+
+  if ((when & TEST_FEWER_UNDER_VALGRIND) && g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL)
+    return fewer;
+  if ((when & TEST_FEWER_WHEN_QUICK) && g_getenv ("SYNCIFY_TEST_QUICK") != NULL)
+    return fewer;
+  if ((when & TEST_FEWER_WHEN_SCALED) && scale != NULL && g_ascii_strtoll (scale, NULL, 10) > 1)
+    return fewer;
+  return full;
+}
+
 /* Iterates @context (NULL: the default one) until *flag is non-zero. */
 #define test_iterate_until(context, flag) \
   G_STMT_START { \
@@ -242,6 +269,112 @@ test_task_disconnect (GAsyncResult *result)
 
   if (id != 0)
     g_cancellable_disconnect (g_task_get_cancellable (G_TASK (result)), id);
+}
+
+/* Fake operations: start and finish functions for syncify and call_async
+ * that complete as GIO's do, in the thread-default context of the thread
+ * that starts them. */
+
+static gboolean
+test_op_return_true_cb (gpointer data)
+{
+  g_task_return_boolean (G_TASK (data), TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Completes with TRUE from an idle in the thread-default context of the
+ * thread that starts it. Ignores @user_data. */
+static inline void
+test_op_idle_start (gpointer             user_data,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             callback_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, test_op_return_true_cb, task, g_object_unref);
+  g_source_attach (source, test_thread_default ());
+  g_source_unref (source);
+}
+
+/* Ends only when its cancellable fires, with G_IO_ERROR_CANCELLED (see
+ * test_task_until_cancelled()). Ignores @user_data. */
+static inline void
+test_op_until_cancelled_start (gpointer             user_data,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             callback_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, callback_data);
+
+  test_task_until_cancelled (task);
+  g_object_unref (task);
+}
+
+/* The finish function of both: NULL, and the error if any. */
+static inline gpointer
+test_op_finish (GObject       *source_object,
+                GAsyncResult  *result,
+                gpointer       user_data,
+                GError       **error)
+{
+  test_task_disconnect (result);
+  g_task_propagate_boolean (G_TASK (result), error);
+  return NULL;
+}
+
+/* Where test_op_idle_threads_start() and test_op_threads_finish() ran. */
+typedef struct {
+  GThread *start_thread;
+  GThread *finish_thread;
+} TestOpThreads;
+
+/* test_op_idle_start(), recording its thread in @user_data, a
+ * TestOpThreads. */
+static inline void
+test_op_idle_threads_start (gpointer             user_data,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             callback_data)
+{
+  TestOpThreads *threads = user_data;
+
+  threads->start_thread = g_thread_self ();
+  test_op_idle_start (NULL, cancellable, callback, callback_data);
+}
+
+/* test_op_finish(), recording its thread in @user_data, a TestOpThreads. */
+static inline gpointer
+test_op_threads_finish (GObject       *source_object,
+                        GAsyncResult  *result,
+                        gpointer       user_data,
+                        GError       **error)
+{
+  TestOpThreads *threads = user_data;
+
+  threads->finish_thread = g_thread_self ();
+  return test_op_finish (source_object, result, NULL, error);
+}
+
+/* For calls that must fail before they start anything. */
+static inline void
+test_op_never_start (gpointer             user_data,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             callback_data)
+{
+  g_assert_not_reached ();
+}
+
+static inline gpointer
+test_op_never_finish (GObject       *source_object,
+                      GAsyncResult  *result,
+                      gpointer       user_data,
+                      GError       **error)
+{
+  g_assert_not_reached ();
+  return NULL;
 }
 
 /* The census of the process: open descriptors, and threads other than the

@@ -106,9 +106,8 @@ clear_german (void)
   g_clear_pointer (&locale_tmpdir, g_free);
 }
 
-/* Called once the library has bound its domain (class_init of
- * SyncifyContext runs syncify_i18n_init()), so that this binding is the one
- * that stays. */
+/* Called once the library has bound its domain (on the first message it
+ * translates), so that this binding is the one that stays. */
 static void
 bind_build_tree_catalogue (void)
 {
@@ -457,10 +456,16 @@ main (int    argc,
   main_thread = g_thread_self ();
   g_test_message ("locale %s, LANGUAGE=de", locale_name);
 
-  /* Let the library bind its domain first (SyncifyContext's class_init),
-   * then point it at the build tree. */
-  g_type_ensure (SYNCIFY_TYPE_CONTEXT);
-  g_type_class_unref (g_type_class_ref (SYNCIFY_TYPE_CONTEXT));
+  /* Let the library bind its domain first (it does on the first message
+   * it translates), then point it at the build tree. */
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_null (syncify_context_syncify (NULL, SYNCIFY_FLAGS_NONE,
+                                            test_op_never_start, test_op_never_finish,
+                                            NULL, NULL, &error));
+    g_assert_error (error, SYNCIFY_ERROR, SYNCIFY_ERROR_NOT_IN_WORKER);
+  }
   bind_build_tree_catalogue ();
 
   g_test_add_func ("/syncify/i18n/catalogue", test_catalogue);

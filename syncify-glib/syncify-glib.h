@@ -7,9 +7,9 @@
 
 #define SYNCIFY_INSIDE
 # include <gio/gio.h>
-# include "syncify-version.h"
+# include <syncify-glib/syncify-version.h>
 # include "syncify-types.h"
-# include "syncify-enum-types.h"
+# include <syncify-glib/syncify-enum-types.h>
 # include "syncify-context.h"
 # include "syncify-iterator.h"
 # include "syncify-operation.h"

@@ -13,7 +13,7 @@
 
 #include "syncify-context.h"
 #include "syncify-types.h"
-#include "syncify-version.h"
+#include <syncify-glib/syncify-version.h>
 
 G_BEGIN_DECLS
 

@@ -230,8 +230,7 @@ group_admit (SyncifyPoolGroup *group)
 void
 syncify_pool_group_init (SyncifyPoolGroup *group)
 {
-  group->max = 0;
-  group->admitted = 0;
+  *group = (SyncifyPoolGroup) { .max = 0 };
   g_queue_init (&group->pending);
 }
 

@@ -385,46 +385,57 @@ spin_budget_us (void)
   return b;
 }
 
+/* A short spin first: when another processor is free to run the owner, the
+ * answer often arrives within a few microseconds, sooner than a sleep and a
+ * wake-up would. Pointless (and harmful) when this thread may only use one
+ * processor, or when enough other waiters already spin. TRUE if the signal
+ * came. */
+static gboolean
+spin_for_signal (SyncifyThread *thread)
+{
+  gint budget_us = spin_budget_us ();
+  gboolean signalled = FALSE;
+
+  if (budget_us == 0)
+    return FALSE;
+
+  if (g_atomic_int_add (&n_spinning, 1) < g_atomic_int_get (&max_spinners))
+    {
+      gint64 deadline = 0;
+
+      for (guint i = 0; ; i++)
+        {
+          if (g_atomic_int_compare_and_exchange (&thread->wake_word, 1, 0))
+            {
+              signalled = TRUE;
+              break;
+            }
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause ();
+#endif
+          if ((i & 15) == 15)
+            {
+              gint64 now = g_get_monotonic_time ();
+
+              if (deadline == 0)
+                deadline = now + budget_us;
+              else if (now >= deadline)
+                break;
+            }
+        }
+    }
+  g_atomic_int_add (&n_spinning, -1);
+
+  return signalled;
+}
+
 void
 syncify_thread_wait (SyncifyThread *thread)
 {
+  if (spin_for_signal (thread))
+    return;
+
 #ifdef HAVE_FUTEX
-  /* A short spin first: when another processor is free to run the owner,
-   * the answer often arrives within a few microseconds, sooner than a sleep
-   * and a wake-up would. Pointless (and harmful) when this thread may only
-   * use one processor, or when enough other waiters already spin. */
-  gint budget_us = spin_budget_us ();
-
-  if (budget_us > 0)
-    {
-      if (g_atomic_int_add (&n_spinning, 1) < g_atomic_int_get (&max_spinners))
-        {
-          gint64 deadline = 0;
-
-          for (guint i = 0; ; i++)
-            {
-              if (g_atomic_int_compare_and_exchange (&thread->wake_word, 1, 0))
-                {
-                  g_atomic_int_add (&n_spinning, -1);
-                  return;
-                }
-#if defined(__x86_64__) || defined(__i386__)
-              __builtin_ia32_pause ();
-#endif
-              if ((i & 15) == 15)
-                {
-                  gint64 now = g_get_monotonic_time ();
-
-                  if (deadline == 0)
-                    deadline = now + budget_us;
-                  else if (now >= deadline)
-                    break;
-                }
-            }
-        }
-      g_atomic_int_add (&n_spinning, -1);
-    }
-
   while (!g_atomic_int_compare_and_exchange (&thread->wake_word, 1, 0))
     futex_wait (&thread->wake_word, 0);
 #else

@@ -11,7 +11,7 @@
 
 #include <gio/gio.h>
 
-#include "syncify-version.h"
+#include <syncify-glib/syncify-version.h>
 
 G_BEGIN_DECLS
 

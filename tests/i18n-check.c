@@ -11,8 +11,6 @@
  * translation goes missing.
  */
 
-#include "config.h"
-
 #include <libintl.h>
 #include <locale.h>
 #include <unistd.h>
@@ -21,8 +19,8 @@
 
 #include "test-util.h"
 
-/* The library's gettext domain (GETTEXT_PACKAGE in config.h). */
-#define DOMAIN GETTEXT_PACKAGE
+/* The library's gettext domain (tests/meson.build passes it). */
+#define DOMAIN SYNCIFY_TEST_DOMAIN
 
 static GThread *main_thread;
 

@@ -9,8 +9,6 @@
  * context it ran in, and the tests check them against the contract.
  */
 
-#include "config.h"
-
 #include <string.h>
 
 #include <glib/gstdio.h>

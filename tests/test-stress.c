@@ -9,8 +9,6 @@
  * SYNCIFY_TEST_QUICK is set (for ThreadSanitizer runs).
  */
 
-#include "config.h"
-
 #include <string.h>
 
 #include "test-util.h"

@@ -10,9 +10,11 @@
 #include <sched.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+# include <sys/syscall.h>   /* SYS_gettid, SYS_futex */
+#endif
 #ifdef HAVE_FUTEX
 # include <linux/futex.h>
-# include <sys/syscall.h>
 #endif
 
 #include "syncify-thread-private.h"

@@ -11,6 +11,29 @@
 #include "syncify-error-private.h"
 #include "syncify-local-private.h"
 
+/* What a blocking call on @thread works for: @self, or the context of the
+ * job @thread runs (*@target may be NULL), and that job's cancellable.
+ * FALSE with @error set if the target is shut down or @cancellable fired. */
+static gboolean
+blocking_call_begin (SyncifyContext  *self,
+                     SyncifyThread   *thread,
+                     GCancellable    *cancellable,
+                     SyncifyContext **target,
+                     GCancellable   **job_cancellable,
+                     GError         **error)
+{
+  *target = self != NULL ? self : thread->work_context;
+  *job_cancellable = thread->work_cancellable;
+
+  if (*target != NULL && syncify_context_closed (*target))
+    {
+      syncify_context_set_closed_error (*target, error);
+      return FALSE;
+    }
+
+  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+}
+
 /**
  * syncify_context_syncify: (skip)
  * @self: (nullable): the context that owns the operation's objects, or
@@ -81,16 +104,7 @@ syncify_context_syncify (SyncifyContext     *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   thread = syncify_thread_self ();
-  target = self != NULL ? self : thread->work_context;
-  job_cancellable = thread->work_cancellable;
-
-  if (target != NULL && syncify_context_closed (target))
-    {
-      syncify_context_set_closed_error (target, error);
-      return NULL;
-    }
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+  if (!blocking_call_begin (self, thread, cancellable, &target, &job_cancellable, error))
     return NULL;
 
   if (syncify_route_choose (target, thread, FALSE, NULL) == SYNCIFY_ROUTE_PUSH)
@@ -178,16 +192,7 @@ syncify_context_invoke_sync (SyncifyContext     *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   thread = syncify_thread_self ();
-  target = self != NULL ? self : thread->work_context;
-  job_cancellable = thread->work_cancellable;
-
-  if (target != NULL && syncify_context_closed (target))
-    {
-      syncify_context_set_closed_error (target, error);
-      return NULL;
-    }
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+  if (!blocking_call_begin (self, thread, cancellable, &target, &job_cancellable, error))
     return NULL;
 
   if (syncify_route_choose (target, thread, TRUE, &acquired) == SYNCIFY_ROUTE_PUSH)

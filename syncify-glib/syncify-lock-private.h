@@ -68,7 +68,7 @@ syncify_cond_wait_until (GCond  *cond,
 
 /* Runs @func (@data) from a source of @priority in @context, then @notify
  * (@data) when the source goes; called in any thread. The hand-off is a
- * release of @data here and an acquire before @func and @notify run: what
+ * release here and an acquire before @func and @notify run: what
  * the caller wrote to @data before posting is visible to them, and the
  * caller must not touch @data afterwards. @context is held across the
  * hand-off: once attached, the source may run on @context's thread, where

@@ -32,7 +32,7 @@ post_dispatch (GSource     *source,
 {
   Post *post = (Post *) source;
 
-  SYNCIFY_TSAN_ACQUIRE (post->data);
+  SYNCIFY_TSAN_ACQUIRE (post);
   return post->func (post->data);
 }
 
@@ -41,11 +41,9 @@ post_finalize (GSource *source)
 {
   Post *post = (Post *) source;
 
+  SYNCIFY_TSAN_ACQUIRE (post);
   if (post->notify != NULL)
-    {
-      SYNCIFY_TSAN_ACQUIRE (post->data);
-      post->notify (post->data);
-    }
+    post->notify (post->data);
 }
 
 static GSourceFuncs post_funcs = {
@@ -72,7 +70,8 @@ syncify_post (GMainContext   *context,
   g_source_set_static_name (source, name);
 
   g_main_context_ref (context);
-  SYNCIFY_TSAN_RELEASE (data);
+  /* Everything written before (the post, and @data) is the other side's. */
+  SYNCIFY_TSAN_RELEASE (post);
   g_source_attach (source, context);
   g_source_unref (source);
   g_main_context_unref (context);

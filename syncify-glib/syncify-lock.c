@@ -32,8 +32,15 @@ post_dispatch (GSource     *source,
 {
   Post *post = (Post *) source;
 
+  gboolean again;
+
   SYNCIFY_TSAN_ACQUIRE (post);
-  return post->func (post->data);
+  again = post->func (post->data);
+  /* The last reference on the source may be dropped on another thread
+   * (the poster's g_source_unref()), which then runs the notify: it sees
+   * what the function wrote. */
+  SYNCIFY_TSAN_RELEASE (post);
+  return again;
 }
 
 static void

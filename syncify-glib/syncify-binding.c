@@ -1,0 +1,640 @@
+/* syncify-binding.c: the variant, checked and object entry points for
+ * language bindings
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "syncify-private.h"
+#include "syncify-operation.h"
+#include "syncify-binding-private.h"
+
+SyncifyBindingWrap *
+syncify_binding_wrap_new (SyncifyOperationStartFunc start,
+                          SyncifyVariantFunc        func,
+                          gpointer                  user_data,
+                          GDestroyNotify            user_data_destroy)
+{
+  SyncifyBindingWrap *w = g_new0 (SyncifyBindingWrap, 1);
+
+  w->start = start;
+  w->func = func;
+  w->user_data = user_data;
+  w->user_data_destroy = user_data_destroy;
+  return w;
+}
+
+void
+syncify_binding_wrap_free (gpointer data)
+{
+  SyncifyBindingWrap *w = data;
+
+  if (w->user_data_destroy != NULL)
+    w->user_data_destroy (w->user_data);
+  g_clear_pointer (&w->caller_context, g_main_context_unref);
+  g_free (w);
+}
+
+static gboolean
+wrap_free_cb (gpointer data)
+{
+  /* Pairs with the release in syncify_binding_wrap_free_in_caller_context(). */
+  SYNCIFY_TSAN_ACQUIRE (data);
+  syncify_binding_wrap_free (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The user data of a binding is its closure, which must be freed on the
+ * thread that made it (GJS crashes otherwise): the caller's context. */
+void
+syncify_binding_wrap_free_in_caller_context (gpointer data)
+{
+  SyncifyBindingWrap *w = data;
+  GMainContext *caller_context = w->caller_context;
+
+  if (caller_context == NULL || g_main_context_is_owner (caller_context))
+    {
+      syncify_binding_wrap_free (w);
+      return;
+    }
+
+  /* @w holds a reference on the context, maybe the last (syncify_post()
+   * holds its own across the attach). The hand-off goes through GLib's
+   * (uninstrumented) context lock: @w is read before the release and not
+   * touched on this thread after it. */
+  SYNCIFY_TSAN_RELEASE (w);
+  syncify_post (caller_context, G_PRIORITY_DEFAULT_IDLE,
+                "[syncify] free a binding's closure", wrap_free_cb, w, NULL);
+}
+
+/* The error of a checked function that failed without saying why. */
+GError *
+syncify_binding_function_failed_error (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                              _("The function failed without an error (an exception "
+                                "in a language binding, or the binding refused to "
+                                "run it on this thread)"));
+}
+
+static void
+checked_operation_start (gpointer             data,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             callback_data)
+{
+  SyncifyBindingWrap *w = data;
+  SyncifyOperation *op = syncify_operation_new_for_call (cancellable, callback, callback_data);
+  GError *error = NULL;
+
+  if (!w->checked_start (op, cancellable, w->user_data, &error))
+    syncify_operation_answer_error (op, error != NULL ? error : syncify_binding_function_failed_error ());
+  else
+    g_clear_error (&error);
+  g_object_unref (op);
+}
+
+static gpointer
+checked_variant_func (gpointer       data,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  SyncifyBindingWrap *w = data;
+  GError *local_error = NULL;
+  GVariant *result = NULL;
+
+  if (!w->checked_func (cancellable, w->user_data, &result, &local_error))
+    {
+      g_clear_pointer (&result, g_variant_unref);
+      g_propagate_error (error, local_error != NULL ? local_error : syncify_binding_function_failed_error ());
+      return NULL;
+    }
+  g_clear_error (&local_error);
+  if (result != NULL)
+    g_variant_take_ref (result);
+  return result;
+}
+
+static gpointer
+checked_object_func (gpointer       data,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  SyncifyBindingWrap *w = data;
+  GError *local_error = NULL;
+  GObject *result = NULL;
+
+  if (!w->object_func (cancellable, w->user_data, &result, &local_error))
+    {
+      g_clear_object (&result);
+      g_propagate_error (error, local_error != NULL ? local_error : syncify_binding_function_failed_error ());
+      return NULL;
+    }
+  g_clear_error (&local_error);
+  if (result != NULL && g_object_is_floating (result))
+    g_object_ref_sink (result);
+  return result;
+}
+
+static gpointer
+variant_func (gpointer       data,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  SyncifyBindingWrap *w = data;
+  GError *local_error = NULL;
+  GVariant *result = w->func (cancellable, w->user_data, &local_error);
+
+  if (result != NULL)
+    g_variant_take_ref (result);
+
+  if (local_error != NULL)
+    {
+      g_clear_pointer (&result, g_variant_unref);
+      g_propagate_error (error, local_error);
+    }
+
+  return result;
+}
+
+/**
+ * syncify_context_asyncify_variant:
+ * @self: the context the worker belongs to
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ABANDON_ON_CANCEL
+ * @func: (scope notified) (closure user_data) (destroy user_data_destroy):
+ *   the blocking function to run in a worker thread
+ * @user_data: data for @func
+ * @user_data_destroy: (nullable): frees @user_data, in the caller's
+ *   thread-default main context once @func is done with it
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @callback: (scope async) (closure callback_data): called when the job is
+ *   done
+ * @callback_data: data for @callback
+ *
+ * [method@Syncify.Context.asyncify] for a function returning a
+ * [struct@GLib.Variant]: the form for language bindings. Everything else is
+ * the same: @func runs in a worker thread, @callback in the caller's
+ * thread-default main context.
+ *
+ * A Python function holds the GIL while it runs Python code, and the
+ * pool's default bound is tuned for C work: to keep a main loop responsive
+ * while many Python jobs run, set [property@Syncify.Context:max-workers]
+ * (say, to 2) on the context the jobs are started from, or on a context of
+ * their own. See "Python work and the GIL" on the asyncify page.
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_asyncify_variant (SyncifyContext      *self,
+                                  SyncifyFlags         flags,
+                                  SyncifyVariantFunc   func,
+                                  gpointer             user_data,
+                                  GDestroyNotify       user_data_destroy,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             callback_data)
+{
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  syncify_context_asyncify (self, flags, variant_func,
+                            syncify_binding_wrap_new (NULL, func, user_data, user_data_destroy), syncify_binding_wrap_free,
+                            (GDestroyNotify) g_variant_unref,
+                            cancellable, callback, callback_data);
+}
+
+/**
+ * syncify_context_asyncify_variant_finish:
+ * @self: a `SyncifyContext`
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Gets the result of [method@Syncify.Context.asyncify_variant].
+ *
+ * Returns: (transfer full) (nullable): what the function returned
+ *
+ * Since: 1.0
+ */
+GVariant *
+syncify_context_asyncify_variant_finish (SyncifyContext  *self,
+                                         GAsyncResult    *result,
+                                         GError         **error)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_asyncify_finish (self, result, error);
+}
+
+/**
+ * syncify_context_invoke_variant:
+ * @self: (nullable): the context to run @func on, or %NULL for the calling
+ *   worker's context
+ * @func: (scope call) (closure user_data): the function to run
+ * @user_data: data for @func
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * [method@Syncify.Context.invoke_sync] for a function returning a
+ * [struct@GLib.Variant]: the form for language bindings.
+ *
+ * Returns: (transfer full) (nullable): what @func returned
+ *
+ * Since: 1.0
+ */
+GVariant *
+syncify_context_invoke_variant (SyncifyContext      *self,
+                                SyncifyVariantFunc   func,
+                                gpointer             user_data,
+                                GCancellable        *cancellable,
+                                GError             **error)
+{
+  SyncifyBindingWrap w = { NULL, func, user_data, };
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_invoke_sync (self, variant_func, &w, cancellable, error);
+}
+
+/* ------------------------------------------------------------------------ *
+ * Checked entry points: a function's failure is its boolean return
+ * ------------------------------------------------------------------------ */
+
+/**
+ * syncify_context_invoke_checked:
+ * @self: (nullable): the context to run @func on, or %NULL for the calling
+ *   worker's context
+ * @func: (scope call) (closure user_data): the function to run
+ * @user_data: data for @func
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * [method@Syncify.Context.invoke_variant] for a
+ * [callback@Syncify.CheckedVariantFunc]: a function that fails (in a
+ * language binding: raises or throws anything) fails the call with its
+ * error, or with %G_IO_ERROR_FAILED when it gives none; it never returns
+ * %NULL as a success.
+ *
+ * |[
+ * def work(cancellable, data):
+ *     return True, GLib.Variant('i', data * 2)
+ *
+ * value = context.invoke_checked(work, 21)       # GLib.Variant('i', 42)
+ * ]|
+ *
+ * |[
+ * const value = context.invoke_checked(() => [true, new GLib.Variant('i', 42)], null);
+ * ]|
+ *
+ * Returns: (transfer full) (nullable): what @func returned, %NULL for no
+ *   value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+syncify_context_invoke_checked (SyncifyContext             *self,
+                                SyncifyCheckedVariantFunc   func,
+                                gpointer                    user_data,
+                                GCancellable               *cancellable,
+                                GError                    **error)
+{
+  SyncifyBindingWrap w = { NULL, NULL, user_data, NULL, func, NULL, };
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_invoke_sync (self, checked_variant_func, &w, cancellable, error);
+}
+
+/**
+ * syncify_context_asyncify_checked:
+ * @self: the context the worker belongs to
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ABANDON_ON_CANCEL
+ * @func: (scope async) (closure user_data): the blocking function to run in
+ *   a worker thread, called at most once
+ * @user_data: data for @func
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @callback: (scope async) (closure callback_data): called in the caller's
+ *   thread-default main context when the job is done
+ * @callback_data: data for @callback
+ *
+ * [method@Syncify.Context.asyncify_variant] for a
+ * [callback@Syncify.CheckedVariantFunc]: a function that fails (in a
+ * language binding: raises or throws anything, or cannot run in a worker
+ * thread, as in GJS) makes
+ * [method@Syncify.Context.asyncify_checked_finish] fail, never return
+ * %NULL as a success.
+ *
+ * @user_data is a plain value in every binding (PyGObject passes it to
+ * @func as its last argument), as for the other checked entry points; the
+ * binding frees @func after its one call. A job that never runs (refused
+ * with %SYNCIFY_ERROR_CLOSED, or abandoned before it started) never calls
+ * the function: a binding may then keep it until the program exits.
+ *
+ * |[
+ * def work(cancellable, n):
+ *     return True, GLib.Variant('i', n * 2)
+ *
+ * def done(context, result):
+ *     print(context.asyncify_checked_finish(result).unpack())   # raises on failure
+ *
+ * context.asyncify_checked(Syncify.Flags.NONE, work, 21, None, done)
+ * ]|
+ *
+ * A Python function holds the GIL while it runs Python code, and the
+ * pool's default bound is tuned for C work: to keep a main loop responsive
+ * while many Python jobs run, set [property@Syncify.Context:max-workers]
+ * (say, to 2) on the context the jobs are started from, or on a context of
+ * their own. See "Python work and the GIL" on the asyncify page.
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_asyncify_checked (SyncifyContext            *self,
+                                  SyncifyFlags               flags,
+                                  SyncifyCheckedVariantFunc  func,
+                                  gpointer                   user_data,
+                                  GCancellable              *cancellable,
+                                  GAsyncReadyCallback        callback,
+                                  gpointer                   callback_data)
+{
+  SyncifyBindingWrap *w;
+
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  w = syncify_binding_wrap_new (NULL, NULL, user_data, NULL);
+  w->checked_func = func;
+  syncify_context_asyncify (self, flags, checked_variant_func, w, syncify_binding_wrap_free,
+                            (GDestroyNotify) g_variant_unref,
+                            cancellable, callback, callback_data);
+}
+
+/**
+ * syncify_context_asyncify_checked_finish:
+ * @self: a `SyncifyContext`
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Gets the result of [method@Syncify.Context.asyncify_checked].
+ *
+ * Returns: (transfer full) (nullable): what the function returned, %NULL
+ *   for no value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+syncify_context_asyncify_checked_finish (SyncifyContext  *self,
+                                         GAsyncResult    *result,
+                                         GError         **error)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_asyncify_finish (self, result, error);
+}
+
+/**
+ * syncify_context_invoke_object:
+ * @self: (nullable): the context to run @func on, or %NULL for the calling
+ *   worker's context
+ * @func: (scope call) (closure user_data): the function to run
+ * @user_data: data for @func
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Runs @func on the owner of @self, as
+ * [method@Syncify.Context.invoke_checked] does, and returns the object it
+ * gives: the way for language bindings to get a loop-bound object (a
+ * `SoupSession`, a [class@Gio.DBusConnection]) made on a background context
+ * out of it, to use through further calls on that context.
+ *
+ * Tear such an object down on its own thread with
+ * [method@Syncify.Context.dispose_object] before shutting the context down
+ * (see the "Loop-bound objects" section of the background contexts page).
+ *
+ * |[
+ * bg = Syncify.Context.new_thread('http')
+ * session = bg.invoke_object(lambda cancellable, data: (True, Soup.Session()))
+ * ...
+ * bg.dispose_object(session)
+ * bg.shutdown()
+ * ]|
+ *
+ * Returns: (transfer full) (nullable): the object @func returned, %NULL
+ *   for none, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GObject *
+syncify_context_invoke_object (SyncifyContext            *self,
+                               SyncifyCheckedObjectFunc   func,
+                               gpointer                   user_data,
+                               GCancellable              *cancellable,
+                               GError                   **error)
+{
+  SyncifyBindingWrap w = { NULL, NULL, user_data, NULL, NULL, func, };
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_invoke_sync (self, checked_object_func, &w, cancellable, error);
+}
+
+typedef struct {
+  GObject *object;
+  GThread *thread;
+} Disposal;
+
+static gpointer
+dispose_func (gpointer       data,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  Disposal *d = data;
+
+  d->thread = g_thread_self ();
+  g_object_run_dispose (d->object);
+  return NULL;
+}
+
+/**
+ * syncify_context_dispose_object:
+ * @self: (nullable): the context that owns @object, or %NULL for the
+ *   calling worker's context
+ * @object: an object bound to the loop of @self
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Tears @object down on the thread that owns @self: runs
+ * [method@GObject.Object.run_dispose] there, and waits for it. Disposing
+ * drops what the object holds (a `SoupSession` closes its connections, a
+ * [class@Gio.DBusConnection] its worker); the references that remain, such
+ * as a binding's wrapper, then only hold memory, which may be freed on any
+ * thread.
+ *
+ * Call it before [method@Syncify.Context.shutdown]: after the shutdown,
+ * nothing runs on a background context's thread, and this fails with
+ * %SYNCIFY_ERROR_CLOSED without touching @object.
+ *
+ * Returns: %TRUE once disposed, %FALSE with @error set if it could not run
+ *
+ * Since: 1.0
+ */
+gboolean
+syncify_context_dispose_object (SyncifyContext  *self,
+                                GObject         *object,
+                                GError         **error)
+{
+  Disposal d = { object, NULL };
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), FALSE);
+  g_return_val_if_fail (G_IS_OBJECT (object), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_object_ref (object);
+  syncify_context_invoke_sync (self, dispose_func, &d, NULL, &local_error);
+  g_object_unref (object);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * syncify_context_await_checked:
+ * @self: (nullable): the context to run the operation on, or %NULL for the
+ *   calling worker's context
+ * @flags: %SYNCIFY_FLAGS_NONE or %SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT
+ * @start: (scope call) (closure user_data): starts the operation and says
+ *   whether it did
+ * @user_data: data for @start
+ * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @start
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * [method@Syncify.Context.await_operation] for a
+ * [callback@Syncify.CheckedStartFunc]: a start function that fails (in a
+ * language binding: raises or throws anything) fails the call at once with
+ * its error, or with %G_IO_ERROR_FAILED, whatever the binding does with the
+ * function's frames. Cancelling @cancellable ends the call with
+ * %G_IO_ERROR_CANCELLED even if the operation is never completed.
+ *
+ * |[
+ * def start(operation, cancellable, file):
+ *     file.load_contents_async(cancellable, operation.complete)
+ *     return True
+ *
+ * result = context.await_checked(Syncify.Flags.ALLOW_PRIVATE_CONTEXT, start, file)
+ * ok, contents, etag = file.load_contents_finish(result)
+ * ]|
+ *
+ * |[
+ * const result = context.await_checked(Syncify.Flags.ALLOW_PRIVATE_CONTEXT, (op, cancellable) => {
+ *     file.load_contents_async(cancellable, (src, res) => op.complete(src, res));
+ *     return true;
+ * }, null);
+ * const [ok, contents] = file.load_contents_finish(result);
+ * ]|
+ *
+ * Returns: (transfer full) (nullable): the result of the asynchronous call,
+ *   or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GAsyncResult *
+syncify_context_await_checked (SyncifyContext           *self,
+                               SyncifyFlags              flags,
+                               SyncifyCheckedStartFunc   start,
+                               gpointer                  user_data,
+                               GCancellable             *cancellable,
+                               GError                  **error)
+{
+  SyncifyBindingWrap w = { NULL, NULL, user_data, start, NULL, NULL, };
+
+  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (start != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_syncify (self, flags, checked_operation_start, syncify_operation_finish_func, &w,
+                                  cancellable, error);
+}
+
+/**
+ * syncify_context_await_checked_async:
+ * @self: the context to run the operation on
+ * @start: (scope async) (closure user_data): starts the operation and says
+ *   whether it did; called at most once
+ * @user_data: data for @start
+ * @cancellable: (nullable): a [class@Gio.Cancellable] to cancel the operation
+ * @callback: (scope async) (closure callback_data): called in the calling
+ *   thread's thread-default main context when the operation is done
+ * @callback_data: data for @callback
+ *
+ * The asynchronous form of [method@Syncify.Context.await_checked]: runs the
+ * call made by @start on the owner of @self and delivers its result through
+ * [method@Syncify.Context.await_checked_finish]. @user_data is a plain
+ * value, as for [method@Syncify.Context.asyncify_checked].
+ *
+ * Since: 1.0
+ */
+void
+syncify_context_await_checked_async (SyncifyContext          *self,
+                                     SyncifyCheckedStartFunc  start,
+                                     gpointer                 user_data,
+                                     GCancellable            *cancellable,
+                                     GAsyncReadyCallback      callback,
+                                     gpointer                 callback_data)
+{
+  SyncifyBindingWrap *w;
+
+  g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
+  g_return_if_fail (start != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  w = syncify_binding_wrap_new (NULL, NULL, user_data, NULL);
+  w->checked_start = start;
+  syncify_context_call_async (self, checked_operation_start, syncify_operation_finish_func,
+                              w, syncify_binding_wrap_free, g_object_unref,
+                              cancellable, callback, callback_data);
+}
+
+/**
+ * syncify_context_await_checked_finish:
+ * @self: a `SyncifyContext`
+ * @result: the [iface@Gio.AsyncResult] given to the callback
+ * @error: return location for a [struct@GLib.Error]
+ *
+ * Gets the result of [method@Syncify.Context.await_checked_async]: the
+ * asynchronous call's own result, for its `_finish` method.
+ *
+ * Returns: (transfer full) (nullable): the asynchronous call's result, or
+ *   %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GAsyncResult *
+syncify_context_await_checked_finish (SyncifyContext  *self,
+                                      GAsyncResult    *result,
+                                      GError         **error)
+{
+  g_return_val_if_fail (SYNCIFY_IS_CONTEXT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return syncify_context_call_finish (self, result, error);
+}

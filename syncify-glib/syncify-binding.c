@@ -137,6 +137,17 @@ checked_object_func (gpointer       data,
   return result;
 }
 
+/* The error of a variant function that returned neither a value nor an
+ * error. */
+static GError *
+no_value_error (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                              _("The function returned no value and no error (an "
+                                "exception in a language binding, or the binding "
+                                "refused to run it on this thread)"));
+}
+
 static gpointer
 variant_func (gpointer       data,
               GCancellable  *cancellable,
@@ -154,8 +165,40 @@ variant_func (gpointer       data,
       g_clear_pointer (&result, g_variant_unref);
       g_propagate_error (error, local_error);
     }
+  else if (result == NULL)
+    {
+      /* What a binding returns for a function that raised (PyGObject, for
+       * an exception other than GLib.Error) or that it refused to run (GJS,
+       * on another thread): never a silent success. */
+      g_propagate_error (error, no_value_error ());
+    }
 
   return result;
+}
+
+/* The bound a context's max-workers gets when a binding first asyncifies on
+ * it while it is 0 (see "Python work and the GIL" on the asyncify page). */
+static guint
+binding_default_max_workers (void)
+{
+  return MAX (2, syncify_usable_processors ());
+}
+
+/* Called on the thread starting a binding's job, before it is queued. */
+static void
+binding_bound_workers (SyncifyContext *self)
+{
+  static GQuark applied_quark;
+
+  if G_UNLIKELY (applied_quark == 0)
+    applied_quark = g_quark_from_static_string ("syncify-binding-max-workers-applied");
+
+  /* Once per context: a bound set afterwards (0 included) is the user's. */
+  if (g_object_get_qdata (G_OBJECT (self), applied_quark) != NULL)
+    return;
+  g_object_set_qdata (G_OBJECT (self), applied_quark, GUINT_TO_POINTER (1));
+  if (syncify_context_get_max_workers (self) == 0)
+    syncify_context_set_max_workers (self, binding_default_max_workers ());
 }
 
 /**
@@ -199,6 +242,7 @@ syncify_context_asyncify_variant (SyncifyContext      *self,
   g_return_if_fail (func != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  binding_bound_workers (self);
   syncify_context_asyncify (self, flags, variant_func,
                             syncify_binding_wrap_new (NULL, func, user_data, user_data_destroy), syncify_binding_wrap_free,
                             (GDestroyNotify) g_variant_unref,
@@ -374,6 +418,7 @@ syncify_context_asyncify_checked (SyncifyContext            *self,
 
   w = syncify_binding_wrap_new (NULL, NULL, user_data, NULL);
   w->checked_func = func;
+  binding_bound_workers (self);
   syncify_context_asyncify (self, flags, checked_variant_func, w, syncify_binding_wrap_free,
                             (GDestroyNotify) g_variant_unref,
                             cancellable, callback, callback_data);

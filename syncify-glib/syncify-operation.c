@@ -357,8 +357,13 @@ operation_start (gpointer             data,
 {
   SyncifyBindingWrap *w = data;
   SyncifyOperation *op = syncify_operation_new_for_call (cancellable, callback, callback_data);
+  GError *error = NULL;
 
-  w->start (op, cancellable, w->user_data);
+  w->start (op, cancellable, w->user_data, &error);
+  /* A binding sets @error for an exception (GJS: any; PyGObject: a
+   * GLib.Error), whatever it then does with the function's frames. */
+  if (error != NULL)
+    syncify_operation_answer_error (op, error);
   g_object_unref (op);
 }
 
@@ -410,9 +415,10 @@ syncify_context_await_operation (SyncifyContext             *self,
 }
 
 static void
-closure_start (SyncifyOperation *operation,
-               GCancellable     *cancellable,
-               gpointer          user_data)
+closure_start (SyncifyOperation  *operation,
+               GCancellable      *cancellable,
+               gpointer           user_data,
+               GError           **error)
 {
   GClosure *closure = user_data;
   GValue params[2] = { G_VALUE_INIT, G_VALUE_INIT };

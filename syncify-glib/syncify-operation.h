@@ -28,10 +28,20 @@ G_DECLARE_FINAL_TYPE (SyncifyOperation, syncify_operation, SYNCIFY, OPERATION, G
  *   as the callback of the asynchronous call
  * @cancellable: (nullable): a [class@Gio.Cancellable] to hand to the call
  * @user_data: (closure): the data passed with the function
+ * @error: return location for a [struct@GLib.Error]
  *
  * Starts an asynchronous operation, like [callback@Syncify.StartFunc], in a
  * form language bindings can implement: instead of a C callback, it is given
  * an object whose [method@Syncify.Operation.complete] method is the callback.
+ *
+ * A function that could not start the call sets @error: the operation then
+ * fails at once with it (a call it started anyway is abandoned, its late
+ * result dropped). GJS sets @error from any exception the function throws,
+ * PyGObject from a `GLib.Error` only; the `gi.overrides.Syncify` module
+ * installed with the library makes PyGObject turn any exception into an
+ * error (see [class@Syncify.Operation]). A function that returns without
+ * setting @error and without completing its operation must have started a
+ * call that completes it.
  *
  * In Python:
  *
@@ -40,11 +50,19 @@ G_DECLARE_FINAL_TYPE (SyncifyOperation, syncify_operation, SYNCIFY, OPERATION, G
  *     file.load_contents_async(cancellable, operation.complete)
  * ]|
  *
+ * In JavaScript:
+ *
+ * |[
+ * const start = (operation, cancellable) =>
+ *     file.load_contents_async(cancellable, (src, res) => operation.complete(src, res));
+ * ]|
+ *
  * Since: 1.0
  */
-typedef void (*SyncifyOperationStartFunc) (SyncifyOperation *operation,
-                                           GCancellable     *cancellable,
-                                           gpointer          user_data);
+typedef void (*SyncifyOperationStartFunc) (SyncifyOperation  *operation,
+                                           GCancellable      *cancellable,
+                                           gpointer           user_data,
+                                           GError           **error);
 
 /**
  * SyncifyVariantFunc:

@@ -37,9 +37,10 @@
 //   asyncify_variant() with a JS function (it runs in a worker thread): GJS
 //   refuses to call the function, logs two criticals ("Attempting to run a
 //   JS callback on a different thread ..." and "The offending callback was
-//   VariantFunc()"), and the call returns null (asyncify_variant: the
-//   promise resolves to null) without an error. Tested: the result is null
-//   and the criticals are on stderr.
+//   VariantFunc()"), and the function returns null without an error, which
+//   the library reports as an error (G_IO_ERROR_FAILED, "The function
+//   returned no value and no error ..."): the call throws, the promise
+//   rejects. Tested: the error, and the criticals on stderr.
 // - await_operation() and await_operation_async() on a background context:
 //   the start function must run on the background thread, GJS refuses it
 //   ("The offending callback was OperationStartFunc()"), and the library
@@ -278,11 +279,15 @@ const childCases = {
         const bg = Syncify.Context.new_thread('gjs-bg');
         let ran = false;
         print('calling');
-        const value = bg.invoke_variant(() => {
-            ran = true;
-            return new GLib.Variant('s', 'ran');
-        }, null);
-        print(`result ${value} ran ${ran}`);
+        try {
+            const value = bg.invoke_variant(() => {
+                ran = true;
+                return new GLib.Variant('s', 'ran');
+            }, null);
+            print(`result ${value} ran ${ran}`);
+        } catch (e) {
+            print(`error ${e.message} ran ${ran}`);
+        }
         bg.shutdown();
         print('shut down');
     },
@@ -292,14 +297,17 @@ const childCases = {
         let ran = false;
         let delivered = false;
         print('calling');
-        const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE, () => {
-            ran = true;
-            return new GLib.Variant('s', 'ran');
-        }, null).then(v => {
-            delivered = GLib.MainContext.default().is_owner();
-            return v;
-        }));
-        print(`result ${value} ran ${ran} delivered ${delivered}`);
+        try {
+            const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE, () => {
+                ran = true;
+                return new GLib.Variant('s', 'ran');
+            }, null).finally(() => {
+                delivered = GLib.MainContext.default().is_owner();
+            }));
+            print(`result ${value} ran ${ran} delivered ${delivered}`);
+        } catch (e) {
+            print(`error ${e.message} ran ${ran} delivered ${delivered}`);
+        }
     },
 
     'await-operation-on-bg'() {
@@ -520,17 +528,20 @@ const tests = [
     ['background/invoke-variant-js-is-refused', () => {
         // In a child only: GJS 1.82 crashes on it.
         const child = runChild('invoke-variant-on-bg');
+        // The refused function is an error, never a null success.
         if (offThreadOutcome(child, 'VariantFunc')) {
-            assert(child.stdout.includes('result null ran false') && child.stdout.includes('shut down'),
-                `child stdout: ${child.stdout}`);
+            assert(child.stdout.includes('error The function returned no value and no error') &&
+                child.stdout.includes('ran false') && child.stdout.includes('shut down'),
+            `child stdout: ${child.stdout}`);
         }
     }],
 
     ['asyncify-variant/js-is-refused', () => {
         const child = runChild('asyncify-variant');
         if (offThreadOutcome(child, 'VariantFunc')) {
-            assert(child.stdout.includes('result null ran false delivered true'),
-                `child stdout: ${child.stdout}`);
+            assert(child.stdout.includes('error The function returned no value and no error') &&
+                child.stdout.includes('ran false delivered true'),
+            `child stdout: ${child.stdout}`);
         }
     }],
 

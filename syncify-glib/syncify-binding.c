@@ -116,26 +116,6 @@ checked_variant_func (gpointer       data,
   return result;
 }
 
-static gpointer
-checked_object_func (gpointer       data,
-                     GCancellable  *cancellable,
-                     GError       **error)
-{
-  SyncifyBindingWrap *w = data;
-  GError *local_error = NULL;
-  GObject *result = NULL;
-
-  if (!w->object_func (cancellable, w->user_data, &result, &local_error))
-    {
-      g_clear_object (&result);
-      g_propagate_error (error, local_error != NULL ? local_error : syncify_binding_function_failed_error ());
-      return NULL;
-    }
-  g_clear_error (&local_error);
-  if (result != NULL && g_object_is_floating (result))
-    g_object_ref_sink (result);
-  return result;
-}
 
 /* The error of a variant function that returned neither a value nor an
  * error. */
@@ -177,7 +157,7 @@ variant_func (gpointer       data,
 }
 
 /* The bound a context's max-workers gets when a binding first asyncifies on
- * it while it is 0 (see "Python work and the GIL" on the asyncify page). */
+ * it while it is 0 (see "Python and the GIL" on the asyncify page). */
 static guint
 binding_default_max_workers (void)
 {
@@ -220,11 +200,37 @@ binding_bound_workers (SyncifyContext *self)
  * the same: @func runs in a worker thread, @callback in the caller's
  * thread-default main context.
  *
- * A Python function holds the GIL while it runs Python code, and the
- * pool's default bound is tuned for C work: to keep a main loop responsive
- * while many Python jobs run, set [property@Syncify.Context:max-workers]
- * (say, to 2) on the context the jobs are started from, or on a context of
- * their own. See "Python work and the GIL" on the asyncify page.
+ * A function that returns %NULL without setting an error fails the job
+ * with %G_IO_ERROR_FAILED: that is what a binding returns for a function
+ * that raised (PyGObject, for an exception other than `GLib.Error`) or that
+ * it refused to run (GJS, in a worker thread), never a success. Return a
+ * value for "nothing" (`GLib.Variant('()', ())`), or use
+ * [method@Syncify.Context.asyncify_checked], the form to prefer.
+ *
+ * |[
+ * def work(cancellable, n):
+ *     return GLib.Variant('i', n * 2)
+ *
+ * def done(context, result, *callback_data):
+ *     print(context.asyncify_variant_finish(result).unpack())
+ *
+ * context.asyncify_variant(Syncify.Flags.NONE, work, 21, None, done)
+ * ]|
+ *
+ * JavaScript functions cannot run in a worker thread (see the "Language
+ * bindings" page): from GJS the job fails, it never runs the function.
+ *
+ * |[<!-- language="JavaScript" -->
+ * context.asyncify_variant(Syncify.Flags.NONE, () => new GLib.Variant('i', 42), null,
+ *     (ctx, result) => ctx.asyncify_variant_finish(result));   // throws
+ * ]|
+ *
+ * The first job a binding entry point starts on a context whose
+ * [property@Syncify.Context:max-workers] is 0 sets it to the number of
+ * processors the process may use (at least 2), once: a Python function holds
+ * the GIL while it runs Python code, and a bound keeps the pool from adding
+ * threads that only contend for it with the main loop. A bound set before
+ * or after is kept. See "Python and the GIL" on the asyncify page.
  *
  * Since: 1.0
  */
@@ -257,7 +263,8 @@ syncify_context_asyncify_variant (SyncifyContext      *self,
  *
  * Gets the result of [method@Syncify.Context.asyncify_variant].
  *
- * Returns: (transfer full) (nullable): what the function returned
+ * Returns: (transfer full): what the function returned, or %NULL with
+ *   @error set
  *
  * Since: 1.0
  */
@@ -285,7 +292,20 @@ syncify_context_asyncify_variant_finish (SyncifyContext  *self,
  * [method@Syncify.Context.invoke_sync] for a function returning a
  * [struct@GLib.Variant]: the form for language bindings.
  *
- * Returns: (transfer full) (nullable): what @func returned
+ * A function that returns %NULL without setting an error fails the call
+ * with %G_IO_ERROR_FAILED (see [method@Syncify.Context.asyncify_variant]);
+ * [method@Syncify.Context.invoke_checked] is the form to prefer.
+ *
+ * |[
+ * value = context.invoke_variant(lambda cancellable, n: GLib.Variant('i', n * 2), 21)
+ * ]|
+ *
+ * |[<!-- language="JavaScript" -->
+ * const n = 21;
+ * const value = context.invoke_variant(() => new GLib.Variant('i', n * 2), null);
+ * ]|
+ *
+ * Returns: (transfer full): what @func returned, or %NULL with @error set
  *
  * Since: 1.0
  */
@@ -377,9 +397,10 @@ syncify_context_invoke_checked (SyncifyContext             *self,
  * [method@Syncify.Context.asyncify_checked_finish] fail, never return
  * %NULL as a success.
  *
- * @user_data is a plain value in every binding (PyGObject passes it to
- * @func as its last argument), as for the other checked entry points; the
- * binding frees @func after its one call. A job that never runs (refused
+ * In Python, @user_data is a plain value passed to @func as its last
+ * argument, as in every entry point (see the "Language bindings" page for
+ * PyGObject's rule that the library's override smooths over); the binding
+ * frees @func after its one call. A job that never runs (refused
  * with %SYNCIFY_ERROR_CLOSED, or abandoned before it started) never calls
  * the function: a binding may then keep it until the program exits.
  *
@@ -391,13 +412,23 @@ syncify_context_invoke_checked (SyncifyContext             *self,
  *     print(context.asyncify_checked_finish(result).unpack())   # raises on failure
  *
  * context.asyncify_checked(Syncify.Flags.NONE, work, 21, None, done)
+ * context.asyncify_checked(Syncify.Flags.NONE, work, 21, callback=done)
  * ]|
  *
- * A Python function holds the GIL while it runs Python code, and the
- * pool's default bound is tuned for C work: to keep a main loop responsive
- * while many Python jobs run, set [property@Syncify.Context:max-workers]
- * (say, to 2) on the context the jobs are started from, or on a context of
- * their own. See "Python work and the GIL" on the asyncify page.
+ * JavaScript functions cannot run in a worker thread: from GJS the job
+ * fails with an error, it never runs the function.
+ *
+ * |[<!-- language="JavaScript" -->
+ * context.asyncify_checked(Syncify.Flags.NONE, () => [true, null], null,
+ *     (ctx, result) => ctx.asyncify_checked_finish(result));   // throws
+ * ]|
+ *
+ * The first job a binding entry point starts on a context whose
+ * [property@Syncify.Context:max-workers] is 0 sets it to the number of
+ * processors the process may use (at least 2), once: a Python function holds
+ * the GIL while it runs Python code, and a bound keeps the pool from adding
+ * threads that only contend for it with the main loop. A bound set before
+ * or after is kept. See "Python and the GIL" on the asyncify page.
  *
  * Since: 1.0
  */
@@ -447,117 +478,6 @@ syncify_context_asyncify_checked_finish (SyncifyContext  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return syncify_context_asyncify_finish (self, result, error);
-}
-
-/**
- * syncify_context_invoke_object:
- * @self: (nullable): the context to run @func on, or %NULL for the calling
- *   worker's context
- * @func: (scope call) (closure user_data): the function to run
- * @user_data: data for @func
- * @cancellable: (nullable): a [class@Gio.Cancellable] handed to @func
- * @error: return location for a [struct@GLib.Error]
- *
- * Runs @func on the owner of @self, as
- * [method@Syncify.Context.invoke_checked] does, and returns the object it
- * gives: the way for language bindings to get a loop-bound object (a
- * `SoupSession`, a [class@Gio.DBusConnection]) made on a background context
- * out of it, to use through further calls on that context.
- *
- * Tear such an object down on its own thread with
- * [method@Syncify.Context.dispose_object] before shutting the context down
- * (see the "Loop-bound objects" section of the background contexts page).
- *
- * |[
- * bg = Syncify.Context.new_thread('http')
- * session = bg.invoke_object(lambda cancellable, data: (True, Soup.Session()))
- * ...
- * bg.dispose_object(session)
- * bg.shutdown()
- * ]|
- *
- * Returns: (transfer full) (nullable): the object @func returned, %NULL
- *   for none, or %NULL with @error set
- *
- * Since: 1.0
- */
-GObject *
-syncify_context_invoke_object (SyncifyContext            *self,
-                               SyncifyCheckedObjectFunc   func,
-                               gpointer                   user_data,
-                               GCancellable              *cancellable,
-                               GError                   **error)
-{
-  SyncifyBindingWrap w = { NULL, NULL, user_data, NULL, NULL, func, };
-
-  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
-  g_return_val_if_fail (func != NULL, NULL);
-  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return syncify_context_invoke_sync (self, checked_object_func, &w, cancellable, error);
-}
-
-typedef struct {
-  GObject *object;
-  GThread *thread;
-} Disposal;
-
-static gpointer
-dispose_func (gpointer       data,
-              GCancellable  *cancellable,
-              GError       **error)
-{
-  Disposal *d = data;
-
-  d->thread = g_thread_self ();
-  g_object_run_dispose (d->object);
-  return NULL;
-}
-
-/**
- * syncify_context_dispose_object:
- * @self: (nullable): the context that owns @object, or %NULL for the
- *   calling worker's context
- * @object: an object bound to the loop of @self
- * @error: return location for a [struct@GLib.Error]
- *
- * Tears @object down on the thread that owns @self: runs
- * [method@GObject.Object.run_dispose] there, and waits for it. Disposing
- * drops what the object holds (a `SoupSession` closes its connections, a
- * [class@Gio.DBusConnection] its worker); the references that remain, such
- * as a binding's wrapper, then only hold memory, which may be freed on any
- * thread.
- *
- * Call it before [method@Syncify.Context.shutdown]: after the shutdown,
- * nothing runs on a background context's thread, and this fails with
- * %SYNCIFY_ERROR_CLOSED without touching @object.
- *
- * Returns: %TRUE once disposed, %FALSE with @error set if it could not run
- *
- * Since: 1.0
- */
-gboolean
-syncify_context_dispose_object (SyncifyContext  *self,
-                                GObject         *object,
-                                GError         **error)
-{
-  Disposal d = { object, NULL };
-  GError *local_error = NULL;
-
-  g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), FALSE);
-  g_return_val_if_fail (G_IS_OBJECT (object), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  g_object_ref (object);
-  syncify_context_invoke_sync (self, dispose_func, &d, NULL, &local_error);
-  g_object_unref (object);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /**
@@ -634,6 +554,27 @@ syncify_context_await_checked (SyncifyContext           *self,
  * call made by @start on the owner of @self and delivers its result through
  * [method@Syncify.Context.await_checked_finish]. @user_data is a plain
  * value, as for [method@Syncify.Context.asyncify_checked].
+ *
+ * |[
+ * def start(operation, cancellable, file):
+ *     file.load_contents_async(cancellable, operation.complete)
+ *     return True
+ *
+ * def done(context, result, *callback_data):
+ *     ok, contents, etag = file.load_contents_finish(context.await_checked_finish(result))
+ *
+ * bg.await_checked_async(start, file, None, done)
+ * ]|
+ *
+ * |[<!-- language="JavaScript" -->
+ * // On a context the script's own loop runs (GJS runs JavaScript there only).
+ * context.await_checked_async((op, cancellable) => {
+ *     file.load_contents_async(cancellable, (src, res) => op.complete(src, res));
+ *     return true;
+ * }, null, (ctx, result) => {
+ *     const [ok, contents] = file.load_contents_finish(ctx.await_checked_finish(result));
+ * });
+ * ]|
  *
  * Since: 1.0
  */

@@ -19,44 +19,33 @@
  * ## Language bindings
  *
  * The C entry points that take `gpointer` results and C callbacks are not
- * introspectable; bindings use these instead:
- *
- * - [method@Syncify.Context.asyncify_variant] and
- *   [method@Syncify.Context.invoke_variant] run a function returning a
- *   [struct@GLib.Variant];
- * - [method@Syncify.Context.await_operation] runs an asynchronous call and
- *   returns its [iface@Gio.AsyncResult] for the caller's `_finish` method;
- *   [method@Syncify.Context.await_operation_async] is its asynchronous form.
- *
- * Python (PyGObject) may use all of them from any thread: PyGObject takes
- * the interpreter lock for callbacks run on other threads.
- *
- * PyGObject passes a trailing `data` argument to these functions. A
- * `GLib.Error` raised in a [callback@Syncify.VariantFunc] becomes its error;
- * any other exception is printed and the function returns %NULL, which the
- * caller cannot tell from a success. A start function that raises may leave
- * its operation uncompleted and alive (PyGObject keeps the exception's
- * frames in `sys.last_traceback`): the call then ends only when its
- * cancellable is cancelled.
- *
- * The checked forms do not have these gaps, and are the ones to use from
- * bindings: [method@Syncify.Context.invoke_checked],
+ * introspectable; bindings use the checked entry points
+ * ([method@Syncify.Context.invoke_checked],
  * [method@Syncify.Context.asyncify_checked],
  * [method@Syncify.Context.invoke_object],
  * [method@Syncify.Context.await_checked] and
- * [method@Syncify.Context.await_checked_async] take functions that return a
- * boolean ([callback@Syncify.CheckedVariantFunc],
- * [callback@Syncify.CheckedObjectFunc], [callback@Syncify.CheckedStartFunc]).
- * PyGObject and GJS return %FALSE from a function that raises or throws, and
- * GJS from one it refuses to run on another thread: the call then fails at
- * once with the exception's `GLib.Error`, or %G_IO_ERROR_FAILED.
+ * [method@Syncify.Context.await_checked_async]), or the unchecked ones
+ * ([method@Syncify.Context.invoke_variant],
+ * [method@Syncify.Context.asyncify_variant],
+ * [method@Syncify.Context.await_operation] and
+ * [method@Syncify.Context.await_operation_async]). The "Language
+ * bindings" page gives their one convention and its examples:
  *
- * User data: in GJS, functions get none (use closures). In PyGObject, the
- * blocking entry points (`invoke_*`, `await_operation`, `await_checked`)
- * pass a plain value to the function as its last argument; in the
- * asynchronous ones, which end with a callback and its data, PyGObject
- * expects every user data as a tuple of arguments (`(7,)`). Binding values
- * with a lambda or a closure works the same everywhere.
+ * - every function gets its user data as its last argument (Python: the
+ *   value given, or `None`; JavaScript: none, use closures), and every
+ *   asynchronous entry point ends with GIO's `cancellable, callback,
+ *   callback_data`. PyGObject wants the user data of the asynchronous ones
+ *   as a tuple of arguments; the `gi.overrides.Syncify` module installed
+ *   with the library lifts that;
+ * - an exception raised in any function reaches the caller as an error,
+ *   never as a success with no value: the checked functions return %FALSE
+ *   when they raise; a [callback@Syncify.VariantFunc] returning %NULL
+ *   without an error fails the call; a start function's error fails its
+ *   operation at once (GJS sets it for any exception, PyGObject for a
+ *   `GLib.Error`, and for any exception through the override).
+ *
+ * Python (PyGObject) may use all of them from any thread: PyGObject takes
+ * the interpreter lock for callbacks run on other threads.
  *
  * GJS (at least 1.74 to 1.82) keeps the callback it made for a call in a slot
  * of the called function, not of the call: a function called again from its
@@ -382,12 +371,23 @@ operation_start (gpointer             data,
  * (pushed to the owner, or in the calling thread's private context) and
  * returns its result for the caller's `_finish` method.
  *
+ * A start function that sets its error (in GJS: throws anything; in
+ * Python: raises anything, with the library's override) fails the call at
+ * once with it.
+ *
  * |[
- * def start(operation, cancellable, data):
+ * def start(operation, cancellable, file):
  *     file.load_contents_async(cancellable, operation.complete)
  *
- * result = context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT, start)
+ * result = context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT, start, file)
  * ok, contents, etag = file.load_contents_finish(result)
+ * ]|
+ *
+ * |[<!-- language="JavaScript" -->
+ * const result = context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT,
+ *     (op, cancellable) => file.load_contents_async(cancellable, (src, res) => op.complete(src, res)),
+ *     null);
+ * const [ok, contents] = file.load_contents_finish(result);
  * ]|
  *
  * Returns: (transfer full) (nullable): the result of the asynchronous call,
@@ -463,6 +463,19 @@ closure_start (SyncifyOperation  *operation,
  * @start is invoked once, on the thread that runs the operation, before this
  * function returns; it is not kept afterwards.
  *
+ * A closure has no error to set, and GJS leaves the return value of a
+ * closure alone both when it throws and when it returns `undefined`: a
+ * closure that throws cannot be told from one that started its call. Give
+ * such a call a cancellable, or use [method@Syncify.Context.await_checked]
+ * where no nesting is needed. (In Python, the library's override makes
+ * this form fail at once when the start function raises.)
+ *
+ * |[
+ * result = context.await_operation_with_closure(
+ *     Syncify.Flags.ALLOW_PRIVATE_CONTEXT,
+ *     lambda op, cancellable: file.load_contents_async(cancellable, op.complete))
+ * ]|
+ *
  * Returns: (transfer full) (nullable): the result of the asynchronous call,
  *   or %NULL with @error set if it could not run
  *
@@ -508,6 +521,22 @@ syncify_context_await_operation_with_closure (SyncifyContext  *self,
  * [method@Syncify.Context.await_async] for language bindings: runs the
  * asynchronous call made by @start on the owner of @self and delivers its
  * result through [method@Syncify.Context.await_operation_finish].
+ *
+ * |[
+ * def done(context, result, *callback_data):
+ *     ok, contents, etag = file.load_contents_finish(context.await_operation_finish(result))
+ *
+ * bg.await_operation_async(lambda op, cancellable, file: file.load_contents_async(cancellable, op.complete),
+ *                          file, None, done)
+ * ]|
+ *
+ * |[<!-- language="JavaScript" -->
+ * // On a context the script's own loop runs (GJS runs JavaScript there only).
+ * Gio._promisify(Syncify.Context.prototype, 'await_operation_async', 'await_operation_finish');
+ * const result = await context.await_operation_async(
+ *     (op, cancellable) => file.load_contents_async(cancellable, (src, res) => op.complete(src, res)),
+ *     null);
+ * ]|
  *
  * Since: 1.0
  */

@@ -74,9 +74,23 @@ typedef void (*SyncifyOperationStartFunc) (SyncifyOperation  *operation,
  * A blocking function whose result is a [struct@GLib.Variant]: the form of
  * [callback@Syncify.ThreadFunc] for language bindings.
  *
- * Returns: (transfer full) (nullable): the result, or %NULL (with @error
- *   set on failure, unset for a void operation); a floating reference is
- *   sunk
+ * It must return a value: %NULL without an error is what a binding returns
+ * for a function that raised (PyGObject, for an exception other than
+ * `GLib.Error`) or that it refused to run (GJS, on another thread), so the
+ * call fails with %G_IO_ERROR_FAILED. For "no value", return an empty tuple
+ * (`GLib.Variant('()', ())`), or use a [callback@Syncify.CheckedVariantFunc].
+ *
+ * |[
+ * def work(cancellable, data):
+ *     return GLib.Variant('s', data)
+ * ]|
+ *
+ * |[<!-- language="JavaScript" -->
+ * const work = cancellable => new GLib.Variant('s', 'done');
+ * ]|
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error
+ *   set; a floating reference is sunk
  *
  * Since: 1.0
  */

@@ -28,10 +28,20 @@ G_DECLARE_FINAL_TYPE (SyncifyOperation, syncify_operation, SYNCIFY, OPERATION, G
  *   as the callback of the asynchronous call
  * @cancellable: (nullable): a [class@Gio.Cancellable] to hand to the call
  * @user_data: (closure): the data passed with the function
+ * @error: return location for a [struct@GLib.Error]
  *
  * Starts an asynchronous operation, like [callback@Syncify.StartFunc], in a
  * form language bindings can implement: instead of a C callback, it is given
  * an object whose [method@Syncify.Operation.complete] method is the callback.
+ *
+ * A function that could not start the call sets @error: the operation then
+ * fails at once with it (a call it started anyway is abandoned, its late
+ * result dropped). GJS sets @error from any exception the function throws,
+ * PyGObject from a `GLib.Error` only; the `gi.overrides.Syncify` module
+ * installed with the library makes PyGObject turn any exception into an
+ * error (see [class@Syncify.Operation]). A function that returns without
+ * setting @error and without completing its operation must have started a
+ * call that completes it.
  *
  * In Python:
  *
@@ -40,11 +50,19 @@ G_DECLARE_FINAL_TYPE (SyncifyOperation, syncify_operation, SYNCIFY, OPERATION, G
  *     file.load_contents_async(cancellable, operation.complete)
  * ]|
  *
+ * In JavaScript:
+ *
+ * |[
+ * const start = (operation, cancellable) =>
+ *     file.load_contents_async(cancellable, (src, res) => operation.complete(src, res));
+ * ]|
+ *
  * Since: 1.0
  */
-typedef void (*SyncifyOperationStartFunc) (SyncifyOperation *operation,
-                                           GCancellable     *cancellable,
-                                           gpointer          user_data);
+typedef void (*SyncifyOperationStartFunc) (SyncifyOperation  *operation,
+                                           GCancellable      *cancellable,
+                                           gpointer           user_data,
+                                           GError           **error);
 
 /**
  * SyncifyVariantFunc:
@@ -56,9 +74,23 @@ typedef void (*SyncifyOperationStartFunc) (SyncifyOperation *operation,
  * A blocking function whose result is a [struct@GLib.Variant]: the form of
  * [callback@Syncify.ThreadFunc] for language bindings.
  *
- * Returns: (transfer full) (nullable): the result, or %NULL (with @error
- *   set on failure, unset for a void operation); a floating reference is
- *   sunk
+ * It must return a value: %NULL without an error is what a binding returns
+ * for a function that raised (PyGObject, for an exception other than
+ * `GLib.Error`) or that it refused to run (GJS, on another thread), so the
+ * call fails with %G_IO_ERROR_FAILED. For "no value", return an empty tuple
+ * (`GLib.Variant('()', ())`), or use a [callback@Syncify.CheckedVariantFunc].
+ *
+ * |[
+ * def work(cancellable, data):
+ *     return GLib.Variant('s', data)
+ * ]|
+ *
+ * |[<!-- language="JavaScript" -->
+ * const work = cancellable => new GLib.Variant('s', 'done');
+ * ]|
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL with @error
+ *   set; a floating reference is sunk
  *
  * Since: 1.0
  */

@@ -53,9 +53,10 @@ operation_done_cb (GObject      *source,
 }
 
 static void
-load_start (SyncifyOperation *op,
-            GCancellable     *cancellable,
-            gpointer          data)
+load_start (SyncifyOperation  *op,
+            GCancellable      *cancellable,
+            gpointer           data,
+            GError           **error)
 {
   StartData *sd = data;
 
@@ -253,9 +254,10 @@ cancel_cb (gpointer data)
  * completes it (a binding keeping the frames of an exception); the caller
  * cancels. */
 static void
-keeping_start (SyncifyOperation *op,
-               GCancellable     *cancellable,
-               gpointer          data)
+keeping_start (SyncifyOperation  *op,
+               GCancellable      *cancellable,
+               gpointer           data,
+               GError           **error)
 {
   SyncifyOperation **kept = data;
   GMainContext *here = g_main_context_ref_thread_default ();
@@ -276,7 +278,7 @@ checked_keeping_start (SyncifyOperation  *op,
                        gpointer           data,
                        GError           **error)
 {
-  keeping_start (op, cancellable, data);
+  keeping_start (op, cancellable, data, error);
   return TRUE;
 }
 
@@ -477,6 +479,174 @@ test_invoke_object (void)
 }
 
 /* ------------------------------------------------------------------------ *
+ * The unchecked start function: an error it sets fails the call at once,
+ * even though it keeps its operation (a binding keeping the frames of an
+ * exception) and no cancellable is given
+ * ------------------------------------------------------------------------ */
+
+static void
+erring_start (SyncifyOperation  *op,
+              GCancellable      *cancellable,
+              gpointer           data,
+              GError           **error)
+{
+  SyncifyOperation **kept = data;
+
+  *kept = g_object_ref (op);
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no such thing");
+}
+
+static void
+test_start_error_fails_at_once (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("erring");
+  SyncifyContext *targets[] = { NULL, bg };
+
+  test_watchdog_arm (g_test_get_path ());
+  for (guint t = 0; t < G_N_ELEMENTS (targets); t++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GAsyncResult) async_result = NULL;
+      SyncifyOperation *kept = NULL;
+      GAsyncResult *result;
+
+      result = syncify_context_await_operation (targets[t], SYNCIFY_FLAGS_ALLOW_PRIVATE_CONTEXT,
+                                                erring_start, &kept, NULL, &error);
+      g_assert_null (result);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+      g_assert_nonnull (kept);
+      g_assert_true (syncify_operation_is_completed (kept));
+      g_clear_object (&kept);
+      g_clear_error (&error);
+
+      if (targets[t] == NULL)
+        continue;
+      syncify_context_await_operation_async (bg, erring_start, &kept, NULL, NULL,
+                                             checked_done_cb, &async_result);
+      while (async_result == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_null (syncify_context_await_operation_finish (bg, async_result, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+      g_clear_object (&kept);
+    }
+}
+
+/* ------------------------------------------------------------------------ *
+ * The variant entry points: a function returning neither a value nor an
+ * error (what a binding returns for an exception it only prints, or a
+ * function it refused to run) fails the call
+ * ------------------------------------------------------------------------ */
+
+static GVariant *
+variant_mode_func (GCancellable  *cancellable,
+                   gpointer       data,
+                   GError       **error)
+{
+  switch (GPOINTER_TO_INT (data))
+    {
+    case 0:
+      return g_variant_new_int32 (42);
+    case 1:
+      return NULL;
+    default:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no such thing");
+      return NULL;
+    }
+}
+
+static void
+test_variant_no_value_is_an_error (void)
+{
+  g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("variant-null");
+
+  test_watchdog_arm (g_test_get_path ());
+  for (guint mode = 0; mode < 3; mode++)
+    for (guint async = 0; async < 2; async++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) value = NULL;
+        g_autoptr(GAsyncResult) result = NULL;
+
+        if (async)
+          {
+            syncify_context_asyncify_variant (bg, SYNCIFY_FLAGS_NONE, variant_mode_func,
+                                              GINT_TO_POINTER (mode), NULL, NULL,
+                                              checked_done_cb, &result);
+            while (result == NULL)
+              g_main_context_iteration (NULL, TRUE);
+            value = syncify_context_asyncify_variant_finish (bg, result, &error);
+          }
+        else
+          {
+            value = syncify_context_invoke_variant (bg, variant_mode_func, GINT_TO_POINTER (mode),
+                                                    NULL, &error);
+          }
+        switch (mode)
+          {
+          case 0:
+            g_assert_no_error (error);
+            g_assert_cmpint (g_variant_get_int32 (value), ==, 42);
+            break;
+          case 1:
+            g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+            g_assert_null (value);
+            break;
+          default:
+            g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+            g_assert_null (value);
+          }
+      }
+}
+
+/* ------------------------------------------------------------------------ *
+ * The binding entry points bound a context's workers by default
+ * ------------------------------------------------------------------------ */
+
+static void
+run_one_checked_job (SyncifyContext *context)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+
+  syncify_context_asyncify_checked (context, SYNCIFY_FLAGS_NONE, checked_variant,
+                                    GINT_TO_POINTER (0), NULL, checked_done_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  value = syncify_context_asyncify_checked_finish (context, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 42);
+}
+
+static void
+test_binding_default_max_workers (void)
+{
+  g_autoptr(SyncifyContext) fresh = syncify_context_new (NULL);
+  g_autoptr(SyncifyContext) chosen = syncify_context_new (NULL);
+  guint bound;
+
+  test_watchdog_arm (g_test_get_path ());
+
+  /* A context left at 0 gets the documented bound: the usable processors,
+   * at least 2 (and never more than the processors of the machine). */
+  g_assert_cmpuint (syncify_context_get_max_workers (fresh), ==, 0);
+  run_one_checked_job (fresh);
+  bound = syncify_context_get_max_workers (fresh);
+  g_assert_cmpuint (bound, >=, 2);
+  g_assert_cmpuint (bound, <=, MAX (2, g_get_num_processors ()));
+
+  /* Applied once: a bound set afterwards, 0 included, is the user's. */
+  syncify_context_set_max_workers (fresh, 0);
+  run_one_checked_job (fresh);
+  g_assert_cmpuint (syncify_context_get_max_workers (fresh), ==, 0);
+
+  /* A bound the user chose first is kept. */
+  syncify_context_set_max_workers (chosen, 7);
+  run_one_checked_job (chosen);
+  g_assert_cmpuint (syncify_context_get_max_workers (chosen), ==, 7);
+}
+
+/* ------------------------------------------------------------------------ *
  * SYNCIFY_DEFINE_START_FUNC for an _async call without a cancellable,
  * compiled with -Wunused-parameter as an error (-Wextra)
  * ------------------------------------------------------------------------ */
@@ -540,6 +710,11 @@ main (int   argc,
   g_test_add_func ("/syncify/bindings/kept-operation/cancelled", test_kept_operation_cancelled);
   g_test_add_func ("/syncify/bindings/checked-variant", test_checked_variant);
   g_test_add_func ("/syncify/bindings/invoke-object", test_invoke_object);
+  g_test_add_func ("/syncify/bindings/start-error/fails-at-once", test_start_error_fails_at_once);
+  g_test_add_func ("/syncify/bindings/variant/no-value-is-an-error",
+                   test_variant_no_value_is_an_error);
+  g_test_add_func ("/syncify/bindings/max-workers/binding-default",
+                   test_binding_default_max_workers);
   g_test_add_func ("/syncify/bindings/define-start-func/no-cancellable",
                    test_define_start_func_no_cancellable);
 

@@ -37,9 +37,10 @@
 //   asyncify_variant() with a JS function (it runs in a worker thread): GJS
 //   refuses to call the function, logs two criticals ("Attempting to run a
 //   JS callback on a different thread ..." and "The offending callback was
-//   VariantFunc()"), and the call returns null (asyncify_variant: the
-//   promise resolves to null) without an error. Tested: the result is null
-//   and the criticals are on stderr.
+//   VariantFunc()"), and the function returns null without an error, which
+//   the library reports as an error (G_IO_ERROR_FAILED, "The function
+//   returned no value and no error ..."): the call throws, the promise
+//   rejects. Tested: the error, and the criticals on stderr.
 // - await_operation() and await_operation_async() on a background context:
 //   the start function must run on the background thread, GJS refuses it
 //   ("The offending callback was OperationStartFunc()"), and the library
@@ -266,6 +267,42 @@ const childCases = {
         }
     },
 
+    // A start function whose body throws, without a cancellable: the call
+    // fails with the thrown error (GJS sets the start function's GError
+    // from any thrown value). Before, it hung: run bounded, in a child.
+    'start-throws-forms'() {
+        const ctx = Syncify.Context.get_default();
+        try {
+            ctx.await_operation(ALLOW_PRIVATE, (operation, cancellable) => {
+                file.load_contents_async(cancellable, (src, res) => operation.complete(src, res));
+                throw new Error('sync start threw');
+            }, null);
+            print('sync returned');
+        } catch (e) {
+            print(`sync error ${e.message}`);
+        }
+        for (const [method, finish] of [['await_operation_async', 'await_operation_finish'],
+            ['await_checked_async', 'await_checked_finish']]) {
+            const promise = new Promise((resolve, reject) => {
+                ctx[method](() => {
+                    throw new TypeError(`${method} threw`);
+                }, null, (source, result) => {
+                    try {
+                        resolve(source[finish](result));
+                    } catch (e) {
+                        reject(e);
+                    }
+                });
+            });
+            try {
+                runLoopUntil(promise);
+                print(`${method} returned`);
+            } catch (e) {
+                print(`${method} error ${e.message}`);
+            }
+        }
+    },
+
     'nested-closure'() {
         nestedRounds((ctx, start) => ctx.await_operation_with_closure(ALLOW_PRIVATE, start, null));
     },
@@ -278,11 +315,15 @@ const childCases = {
         const bg = Syncify.Context.new_thread('gjs-bg');
         let ran = false;
         print('calling');
-        const value = bg.invoke_variant(() => {
-            ran = true;
-            return new GLib.Variant('s', 'ran');
-        }, null);
-        print(`result ${value} ran ${ran}`);
+        try {
+            const value = bg.invoke_variant(() => {
+                ran = true;
+                return new GLib.Variant('s', 'ran');
+            }, null);
+            print(`result ${value} ran ${ran}`);
+        } catch (e) {
+            print(`error ${e.message} ran ${ran}`);
+        }
         bg.shutdown();
         print('shut down');
     },
@@ -292,14 +333,17 @@ const childCases = {
         let ran = false;
         let delivered = false;
         print('calling');
-        const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE, () => {
-            ran = true;
-            return new GLib.Variant('s', 'ran');
-        }, null).then(v => {
-            delivered = GLib.MainContext.default().is_owner();
-            return v;
-        }));
-        print(`result ${value} ran ${ran} delivered ${delivered}`);
+        try {
+            const value = runLoopUntil(ctx.asyncify_variant(Syncify.Flags.NONE, () => {
+                ran = true;
+                return new GLib.Variant('s', 'ran');
+            }, null).finally(() => {
+                delivered = GLib.MainContext.default().is_owner();
+            }));
+            print(`result ${value} ran ${ran} delivered ${delivered}`);
+        } catch (e) {
+            print(`error ${e.message} ran ${ran} delivered ${delivered}`);
+        }
     },
 
     'await-operation-on-bg'() {
@@ -520,17 +564,20 @@ const tests = [
     ['background/invoke-variant-js-is-refused', () => {
         // In a child only: GJS 1.82 crashes on it.
         const child = runChild('invoke-variant-on-bg');
+        // The refused function is an error, never a null success.
         if (offThreadOutcome(child, 'VariantFunc')) {
-            assert(child.stdout.includes('result null ran false') && child.stdout.includes('shut down'),
-                `child stdout: ${child.stdout}`);
+            assert(child.stdout.includes('error The function returned no value and no error') &&
+                child.stdout.includes('ran false') && child.stdout.includes('shut down'),
+            `child stdout: ${child.stdout}`);
         }
     }],
 
     ['asyncify-variant/js-is-refused', () => {
         const child = runChild('asyncify-variant');
         if (offThreadOutcome(child, 'VariantFunc')) {
-            assert(child.stdout.includes('result null ran false delivered true'),
-                `child stdout: ${child.stdout}`);
+            assert(child.stdout.includes('error The function returned no value and no error') &&
+                child.stdout.includes('ran false delivered true'),
+            `child stdout: ${child.stdout}`);
         }
     }],
 
@@ -591,6 +638,102 @@ tests.push(
         const child = runChild('asyncify-checked');
         if (offThreadOutcome(child, 'CheckedVariantFunc'))
             assert(child.stdout.includes('error'), `child stdout: ${child.stdout}; stderr: ${child.stderr}`);
+    }]
+);
+
+// The conventions of every entry point from JavaScript: GJS passes no user
+// data (bind values with closures); the cancellable is a required argument
+// (null for none) in GJS 1.74; the asynchronous ones take a callback
+// (source, result) or, promisified, return a promise. An exception in a
+// function is the call's error.
+tests.push(
+    ['conventions/invoke-forms', () => {
+        // Inline on the JS thread: the default context outside a loop.
+        const ctx = Syncify.Context.get_default();
+        const tag = 'bound';
+        assertEqual(ctx.invoke_variant(() => new GLib.Variant('s', tag), null).unpack(), tag,
+            'invoke_variant');
+        const cancellable = new Gio.Cancellable();
+        for (const given of [null, cancellable]) {
+            assertEqual(ctx.invoke_checked(c => [true, new GLib.Variant('b',
+                c === null || c instanceof Gio.Cancellable)], given).unpack(), true,
+            `invoke_checked, cancellable ${given}`);
+        }
+        assertEqual(ctx.invoke_object(() => [true, new Gio.SimpleAction({name: tag})], null).get_name(),
+            tag, 'invoke_object');
+        const it = Syncify.Iterator.new_checked(null, () => [true, null]);
+        assertEqual(it.next_object(null), null, 'iterator end');
+        assert(it.is_done(), 'iterator done');
+    }],
+
+    ['conventions/invoke-errors', () => {
+        const ctx = Syncify.Context.get_default();
+        for (const [name, call] of [
+            ['invoke_variant', f => ctx.invoke_variant(f, null)],
+            ['invoke_checked', f => ctx.invoke_checked(f, null)],
+            ['invoke_object', f => ctx.invoke_object(f, null)],
+            ['Iterator.next_object', f => Syncify.Iterator.new_checked(null, f).next_object(null)],
+        ]) {
+            let threw = null;
+            try {
+                call(() => {
+                    throw new RangeError(`${name} threw`);
+                });
+            } catch (e) {
+                threw = e;
+            }
+            // GJS gives back the thrown value itself (it made the GError
+            // from it), or a GLib.Error carrying its message.
+            assert(threw instanceof RangeError || threw instanceof GLib.Error, `${name}: ${threw}`);
+            assert(String(threw.message).includes(`${name} threw`), `${name}: ${threw.message}`);
+        }
+        // A variant function returning null (no value, no error) is an error.
+        assertThrowsGError(() => ctx.invoke_variant(() => null, null),
+            Gio.IOErrorEnum, Gio.IOErrorEnum.FAILED, 'invoke_variant returning null');
+        // invoke_checked's no value is [true, null].
+        assertEqual(ctx.invoke_checked(() => [true, null], null), null, 'invoke_checked no value');
+    }],
+
+    ['conventions/await-forms', () => {
+        const ctx = Syncify.Context.get_default();
+        checkLoaded(ctx.await_operation(ALLOW_PRIVATE, loadStart({}), null));
+        checkLoaded(ctx.await_checked(ALLOW_PRIVATE, (op, c) => {
+            loadStart({})(op, c);
+            return true;
+        }, null));
+        checkLoaded(ctx.await_operation_with_closure(ALLOW_PRIVATE, loadStart({}), null));
+        // Callback form and promise form of the asynchronous ones, while
+        // the script's loop runs the default context.
+        for (const [method, finish, start] of [
+            ['await_operation_async', 'await_operation_finish', loadStart({})],
+            ['await_checked_async', 'await_checked_finish', (op, c) => {
+                loadStart({})(op, c);
+                return true;
+            }],
+        ]) {
+            const viaCallback = new Promise((resolve, reject) => {
+                ctx[method](start, null, (source, result) => {
+                    try {
+                        assert(source === ctx, `${method}: source ${source}`);
+                        resolve(source[finish](result));
+                    } catch (e) {
+                        reject(e);
+                    }
+                });
+            });
+            checkLoaded(runLoopUntil(viaCallback));
+        }
+        checkLoaded(runLoopUntil(ctx.await_operation_async(loadStart({}), null)));
+    }],
+
+    ['conventions/start-throws-is-an-error', () => {
+        const child = runChild('start-throws-forms');
+        assert(!child.hung, `a throwing start function hung (stdout: ${child.stdout}; stderr: ${child.stderr})`);
+        assert(child.stdout.includes('sync error sync start threw'), `child stdout: ${child.stdout}`);
+        assert(child.stdout.includes('await_operation_async error await_operation_async threw'),
+            `child stdout: ${child.stdout}`);
+        assert(child.stdout.includes('await_checked_async error await_checked_async threw'),
+            `child stdout: ${child.stdout}`);
     }]
 );
 

@@ -6,7 +6,17 @@
 # runner beside it, with GI_TYPELIB_PATH and LD_LIBRARY_PATH set to the build
 # tree.
 #
-# What PyGObject 3.42 does with the bindable API (checked here):
+# The tests import Syncify with its PyGObject override (gi.overrides.Syncify,
+# from syncify-glib/python on PYTHONPATH), as an installed library is used,
+# and reach the raw typelib through RawSyncify where they test what the
+# override smooths over. With the override (tested in TestConventions):
+# every function gets its user data as its last argument (None when none
+# was given), in the blocking and the asynchronous entry points alike; the
+# callback of an asynchronous one gets (source, result, *callback_data); an
+# exception in any function fails the call with a GLib.Error (the one
+# raised, or G_IO_ERROR_FAILED naming the exception).
+#
+# What PyGObject 3.42 (and 3.50) does with the raw typelib (checked here):
 # - The Syncify callbacks (VariantFunc, OperationStartFunc) always get the
 #   user_data argument, None when the caller passed none: def work(cancellable,
 #   data), def start(op, cancellable, data). A GAsyncReadyCallback gets its
@@ -19,7 +29,11 @@
 #   GIL around every C call, so a Python thread blocked in invoke_variant() or
 #   await_operation() does not stop the callbacks it waits for.
 # - A VariantFunc that raises GLib.Error fails the call with that error; any
-#   other exception is printed to stderr and the call returns None.
+#   other exception is printed to stderr and the function returns None
+#   without an error, which the library reports as G_IO_ERROR_FAILED.
+# - A start function (OperationStartFunc) that raises GLib.Error fails the
+#   call at once; any other exception is printed, and the operation stays
+#   alive in the traceback's frames: only a cancellable ends that call.
 # - The instance is not nullable from Python: where C passes NULL for "the
 #   calling worker's context", Python passes Syncify.Context.get_current().
 # - User data: PyGObject 3.42 treats every callback user_data of a call whose
@@ -28,9 +42,11 @@
 #   `(7,)`, or none, and prefer binding values with a lambda or closure. In
 #   the blocking entry points (invoke_*, await_operation, await_checked) it
 #   is a plain value. A bare value where a tuple is expected gives
-#   "expected tuple for callback user_data": with the checked forms the
-#   call then fails with an error (TestChecked); with asyncify_variant it
-#   returns None.
+#   "expected tuple for callback user_data" (PyGObject decides per call, not
+#   per callback, that user data is a tuple of arguments once the call's
+#   last argument is a callback's data): the function is never run, and the
+#   call fails with an error (the checked forms: the False return; the
+#   variant forms: None without an error is an error).
 # - The checked forms (invoke_checked, asyncify_checked, invoke_object,
 #   await_checked, await_checked_async) take functions returning a boolean
 #   (and, for the variant and object ones, the value: `return True, value`).
@@ -55,6 +71,8 @@ try:
     gi.require_version('Gio', '2.0')
     gi.require_version('Syncify', '1')
     from gi.repository import GLib, Gio, Syncify
+    from gi.module import get_introspection_module
+    RawSyncify = get_introspection_module('Syncify')
 except (ImportError, ValueError) as e:
     taptestrunner.skip_all('PyGObject or the Syncify typelib is not available: %s' % e)
 
@@ -231,24 +249,49 @@ class TestAsyncify(SyncifyTestCase):
                         errors[0])
         self.assertEqual(errors[0].message, 'no such thing')
 
-    def test_python_exception_gives_none(self):
+    def test_python_exception_is_an_error_raw(self):
+        # Through the raw typelib (no gi.overrides.Syncify): PyGObject prints
+        # an exception other than GLib.Error and returns None without an
+        # error; the library reports that as an error, never as a success.
+        raw = RawSyncify.Context.get_default()
         results = []
 
         def work(cancellable, data):
             raise ValueError('not a GLib.Error')
 
         def done(source, result, *data):
-            results.append(source.asyncify_variant_finish(result))
+            try:
+                results.append(source.asyncify_variant_finish(result))
+            except GLib.Error as e:
+                results.append(e)
 
         saved = sys.stderr
         sys.stderr = captured = io.StringIO()
         try:
-            self.default.asyncify_variant(Syncify.Flags.NONE, work, callback=done)
+            RawSyncify.Context.asyncify_variant(raw, Syncify.Flags.NONE, work, (None,), None, done)
             self.run_loop(lambda: results)
         finally:
             sys.stderr = saved
-        self.assertEqual(results, [None])
+        self.assertTrue(is_error(results[0], Gio.io_error_quark(), Gio.IOErrorEnum.FAILED),
+                        results[0])
+        self.assertIn('no value and no error', results[0].message)
         self.assertIn('ValueError: not a GLib.Error', captured.getvalue())
+
+    def test_python_exception_is_an_error(self):
+        # With the override: the exception's type and message, quietly.
+        results = []
+
+        def done(source, result, *data):
+            try:
+                results.append(source.asyncify_variant_finish(result))
+            except GLib.Error as e:
+                results.append(e)
+
+        self.default.asyncify_variant(Syncify.Flags.NONE, lambda c, d: 1 / 0, callback=done)
+        self.run_loop(lambda: results)
+        self.assertTrue(is_error(results[0], Gio.io_error_quark(), Gio.IOErrorEnum.FAILED),
+                        results[0])
+        self.assertIn('ZeroDivisionError: division by zero', results[0].message)
 
 
 class TestSyncifyFromThread(SyncifyTestCase):
@@ -685,24 +728,28 @@ class TestGIL(SyncifyTestCase):
 
 
 class TestStartFunctionFailure(SyncifyTestCase):
-    # A start function that raises (here: the two-parameter lambda of the
-    # await_operation documentation, which PyGObject calls with three
-    # arguments) never completes its operation. The contract says a waiter
-    # never blocks forever: the call should fail. Run in a child process,
-    # since today it hangs.
+    # A start function that raises, called without a cancellable: the call
+    # must fail, never hang. Run in child processes (killed if they hang):
+    # - a lambda with a parameter too few (the function is never entered);
+    # - a function whose body raises, which leaves its operation in the
+    #   traceback's frames (sys.last_traceback, with the raw typelib): the
+    #   case that hung.
     CHILD = '''
 import gi
 gi.require_version('Syncify', '1')
 from gi.repository import GLib, Gio, Syncify
 file = Gio.File.new_for_path(%r)
 context = Syncify.Context.get_default()
-try:
-    context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT,
-                            lambda op, c: file.load_contents_async(c, op.complete),
-                            None)
-    print('returned')
-except GLib.Error as e:
-    print('error', e.message)
+def body_raises(op, c, data):
+    file.load_contents_async(c, op.complete)
+    raise ValueError('start failed')
+for name, start in [('lambda', lambda op, c: file.load_contents_async(c, op.complete)),
+                    ('body', body_raises)]:
+    try:
+        context.await_operation(Syncify.Flags.ALLOW_PRIVATE_CONTEXT, start, None)
+        print(name, 'returned')
+    except GLib.Error as e:
+        print(name, 'error', e.message)
 '''
 
     def test_start_function_raises(self):
@@ -710,14 +757,240 @@ except GLib.Error as e:
             child = subprocess.run([sys.executable, '-c', self.CHILD % self.path],
                                    capture_output=True, text=True, timeout=5 * SCALE)
         except subprocess.TimeoutExpired as e:
+            stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or '')
             stderr = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or '')
-            hung = 'await_operation() hung after its start function raised; stderr:\n' + stderr
+            hung = ('await_operation() hung after its start function raised; stdout:\n%s\n'
+                    'stderr:\n%s' % (stdout, stderr))
         else:
             hung = None
         if hung:
             self.fail(hung)
-        self.assertIn('TypeError', child.stderr)
-        self.assertTrue(child.stdout.startswith('error'), child.stdout)
+        lines = child.stdout.splitlines()
+        self.assertEqual(len(lines), 2, child.stdout + child.stderr)
+        self.assertTrue(lines[0].startswith('lambda error TypeError'), lines[0])
+        self.assertTrue(lines[1].startswith('body error ValueError: start failed'), lines[1])
+
+
+class TestConventions(SyncifyTestCase):
+    '''One user data convention for every entry point (with the override):
+    the function gets the user data as its last argument, None when none
+    was given; keyword and positional forms; the callback of the
+    asynchronous ones gets (source, result, *callback_data).'''
+
+    def setUp(self):
+        super().setUp()
+        self.bg = Syncify.Context.new_thread('py-conventions')
+
+    def tearDown(self):
+        self.bg.shutdown()
+        super().tearDown()
+
+    def value(self, cancellable, data):
+        return GLib.Variant('s', repr(data))
+
+    def checked_value(self, cancellable, data):
+        return True, GLib.Variant('s', repr(data))
+
+    def deliver(self, call, finish):
+        '''Runs call(done) and the main loop until done was called; returns
+        (value, callback data).'''
+        out = []
+
+        def done(source, result, *data):
+            try:
+                out.append((getattr(source, finish)(result), data))
+            except GLib.Error as e:
+                out.append((e, data))
+
+        call(done)
+        self.run_loop(lambda: out)
+        return out[0]
+
+    def test_blocking(self):
+        for ctx in (self.default, self.bg):
+            for method, func in (('invoke_variant', self.value),
+                                 ('invoke_checked', self.checked_value)):
+                invoke = getattr(ctx, method)
+                self.assertEqual(invoke(func).unpack(), 'None', method)
+                self.assertEqual(invoke(func, 7).unpack(), '7', method)
+                self.assertEqual(invoke(func, (7,)).unpack(), '(7,)', method)
+                self.assertEqual(invoke(func, 7, None).unpack(), '7', method)
+                self.assertEqual(invoke(func, user_data=7).unpack(), '7', method)
+                self.assertEqual(invoke(func, 7, cancellable=Gio.Cancellable()).unpack(), '7',
+                                 method)
+            obj = ctx.invoke_object(lambda c, d: (True, Gio.SimpleAction.new(d, None)), 'made')
+            self.assertEqual(obj.get_name(), 'made')
+
+    def test_await(self):
+        def start(op, cancellable, data):
+            self.file.load_contents_async(cancellable, op.complete)
+            seen.append(data)
+
+        def checked_start(op, cancellable, data):
+            start(op, cancellable, data)
+            return True
+
+        for method, func in (('await_operation', start), ('await_checked', checked_start)):
+            seen = []
+            call = getattr(self.default, method)
+            self.check_loaded(call(ALLOW_PRIVATE, func))
+            self.check_loaded(call(ALLOW_PRIVATE, func, 7))
+            self.check_loaded(call(ALLOW_PRIVATE, func, (7,), None))
+            self.check_loaded(call(ALLOW_PRIVATE, func, user_data=7, cancellable=None))
+            self.check_loaded(getattr(self.bg, method)(Syncify.Flags.NONE, func, 'bg'))
+            self.assertEqual(seen, [None, 7, (7,), 7, 'bg'], method)
+        self.check_loaded(self.default.await_operation_with_closure(
+            ALLOW_PRIVATE, lambda op, c: self.file.load_contents_async(c, op.complete)))
+
+    def test_asyncify(self):
+        for method, func, finish in (('asyncify_variant', self.value, 'asyncify_variant_finish'),
+                                     ('asyncify_checked', self.checked_value,
+                                      'asyncify_checked_finish')):
+            call = getattr(self.default, method)
+            forms = [
+                (lambda done: call(Syncify.Flags.NONE, func, callback=done), 'None', ()),
+                (lambda done: call(Syncify.Flags.NONE, func, 7, callback=done), '7', ()),
+                (lambda done: call(Syncify.Flags.NONE, func, (7,), None, done), '(7,)', ()),
+                (lambda done: call(Syncify.Flags.NONE, func, 7, None, done), '7', ()),
+                (lambda done: call(Syncify.Flags.NONE, func, 7, None, done, 'x', 2), '7',
+                 ('x', 2)),
+                (lambda done: call(Syncify.Flags.NONE, func, user_data=7, callback=done), '7', ()),
+            ]
+            for i, (form, value, data) in enumerate(forms):
+                got, got_data = self.deliver(form, finish)
+                self.assertIsInstance(got, GLib.Variant, (method, i, got))
+                self.assertEqual(got.unpack(), value, (method, i))
+                self.assertEqual(got_data, data, (method, i))
+
+    def test_await_async(self):
+        def start(op, cancellable, data):
+            seen.append(data)
+            self.file.load_contents_async(cancellable, op.complete)
+
+        def checked_start(op, cancellable, data):
+            start(op, cancellable, data)
+            return True
+
+        for method, func, finish in (('await_operation_async', start, 'await_operation_finish'),
+                                     ('await_checked_async', checked_start,
+                                      'await_checked_finish')):
+            seen = []
+            call = getattr(self.bg, method)
+            forms = [
+                (lambda done: call(func, callback=done), ()),
+                (lambda done: call(func, 7, callback=done), ()),
+                (lambda done: call(func, (7,), None, done), ()),
+                (lambda done: call(func, 7, None, done, 'x'), ('x',)),
+            ]
+            for i, (form, data) in enumerate(forms):
+                result, got_data = self.deliver(form, finish)
+                self.check_loaded(result)
+                self.assertEqual(got_data, data, (method, i))
+            self.assertEqual(seen, [None, 7, (7,), 7], method)
+
+    def test_iterator(self):
+        items = [Gio.SimpleAction.new('a', None), None]
+        seen = []
+
+        def next_item(cancellable, data):
+            seen.append(data)
+            return True, items.pop(0)
+
+        it = Syncify.Iterator.new_checked(self.bg, next_item, 7)
+        self.assertEqual(it.next_object(None).get_name(), 'a')
+        self.assertIsNone(it.next_object(None))
+        self.assertEqual(seen, [7, 7])
+        it2 = Syncify.Iterator.new_checked(None, lambda c, d: (True, None))
+        self.assertIsNone(it2.next_object(None))
+        it3 = Syncify.Iterator.new_checked(None, lambda c, d: {}['missing'])
+        with self.assertRaises(GLib.Error) as cm:
+            it3.next_object(None)
+        self.assertIn("KeyError: 'missing'", cm.exception.message)
+
+    def test_exceptions_reach_the_caller(self):
+        '''Every entry point: an exception in the Python function comes back
+        as a GLib.Error, never as a success.'''
+        def boom(*args):
+            raise KeyError('boom')
+
+        calls = [
+            ('invoke_variant', lambda: self.bg.invoke_variant(boom)),
+            ('invoke_checked', lambda: self.bg.invoke_checked(boom, 1)),
+            ('invoke_object', lambda: self.bg.invoke_object(boom)),
+            ('await_operation', lambda: self.default.await_operation(ALLOW_PRIVATE, boom)),
+            ('await_checked', lambda: self.bg.await_checked(Syncify.Flags.NONE, boom, 1)),
+            ('await_operation_with_closure',
+             lambda: self.default.await_operation_with_closure(ALLOW_PRIVATE, boom)),
+        ]
+        for name, call in calls:
+            with self.assertRaises(GLib.Error, msg=name) as cm:
+                call()
+            self.assertIn("KeyError: 'boom'", cm.exception.message, name)
+        for method, finish in (('asyncify_variant', 'asyncify_variant_finish'),
+                               ('asyncify_checked', 'asyncify_checked_finish')):
+            error, _ = self.deliver(
+                lambda done: getattr(self.default, method)(Syncify.Flags.NONE, boom,
+                                                           callback=done), finish)
+            self.assertIsInstance(error, GLib.Error, method)
+            self.assertIn("KeyError: 'boom'", error.message, method)
+        for method, finish in (('await_operation_async', 'await_operation_finish'),
+                               ('await_checked_async', 'await_checked_finish')):
+            error, _ = self.deliver(
+                lambda done: getattr(self.bg, method)(boom, callback=done), finish)
+            self.assertIsInstance(error, GLib.Error, method)
+            self.assertIn("KeyError: 'boom'", error.message, method)
+
+
+class TestGILBound(SyncifyTestCase):
+    '''Python jobs and the main loop: the binding entry points bound a
+    context's workers (max-workers 0 becomes the usable processors, at least
+    2), so that 200 short sleeping jobs leave the main loop the GIL.'''
+    N_JOBS = 200
+
+    def test_bounded_and_all_complete(self):
+        import time
+        ctx = Syncify.Context.new(None)
+        self.assertEqual(ctx.get_max_workers(), 0)
+        lock = threading.Lock()
+        state = {'running': 0, 'max': 0, 'done': 0, 'threads': set()}
+        ticks = []
+
+        def work(cancellable, data):
+            with lock:
+                state['running'] += 1
+                state['max'] = max(state['max'], state['running'])
+                # (Python 3.13 names a foreign thread anew on each call.)
+                state['threads'].add(threading.get_ident())
+            time.sleep(0.002)
+            with lock:
+                state['running'] -= 1
+            return True, GLib.Variant('i', data)
+
+        def done(source, result, *data):
+            if source.asyncify_checked_finish(result).unpack() == data[0]:
+                state['done'] += 1
+
+        def tick():
+            ticks.append(True)
+            return GLib.SOURCE_CONTINUE
+
+        timer = GLib.timeout_add(5, tick)
+        started = time.monotonic()
+        for i in range(self.N_JOBS):
+            ctx.asyncify_checked(Syncify.Flags.NONE, work, i, None, done, i)
+        bound = ctx.get_max_workers()
+        self.run_loop(lambda: state['done'] == self.N_JOBS, timeout=4 * TIMEOUT)
+        elapsed = time.monotonic() - started
+        GLib.source_remove(timer)
+        # Reported, not asserted (no wall-clock assertions).
+        print('# GIL: %d jobs of 2 ms, bound %d: at most %d at once, on %d threads; '
+              'the 5 ms timer ticked %d times in %.0f ms (%.0f expected)'
+              % (self.N_JOBS, bound, state['max'], len(state['threads']), len(ticks),
+                 elapsed * 1000, elapsed * 1000 / 5))
+        self.assertGreaterEqual(bound, 2)
+        self.assertLessEqual(bound, max(2, os.cpu_count() or 2))
+        self.assertLessEqual(state['max'], bound)
+        self.assertEqual(state['done'], self.N_JOBS)
 
 
 class TestChecked(SyncifyTestCase):
@@ -747,11 +1020,16 @@ class TestChecked(SyncifyTestCase):
             raise GLib.Error.new_literal(Gio.io_error_quark(), 'no such thing',
                                          Gio.IOErrorEnum.NOT_FOUND)
 
+        with self.assertRaises(GLib.Error) as cm:
+            bg.invoke_checked(raises, None)
+        self.assertTrue(self.failed(cm.exception), cm.exception)
+        self.assertIn('ValueError: not a GLib.Error', cm.exception.message)
+        # The raw typelib: PyGObject prints the exception, the call fails.
         saved = sys.stderr
         sys.stderr = captured = io.StringIO()
         try:
             with self.assertRaises(GLib.Error) as cm:
-                bg.invoke_checked(raises, None)
+                RawSyncify.Context.invoke_checked(bg, raises, None)
         finally:
             sys.stderr = saved
         self.assertTrue(self.failed(cm.exception), cm.exception)
@@ -775,25 +1053,48 @@ class TestChecked(SyncifyTestCase):
         def raises(cancellable, data):
             raise RuntimeError('in a worker')
 
+        self.default.asyncify_checked(Syncify.Flags.NONE, work, 21, None, done, 'x')
+        self.run_loop(lambda: len(outcomes) == 1)
+        self.default.asyncify_checked(Syncify.Flags.NONE, raises, None, None, done)
+        self.run_loop(lambda: len(outcomes) == 2)
+        self.assertEqual(outcomes[0][0], 'ok', outcomes)
+        self.assertEqual(outcomes[0][1].unpack(), 42)
+        self.assertEqual(outcomes[0][2], ('x',))
+        self.assertEqual(outcomes[1][0], 'error', outcomes)
+        self.assertTrue(self.failed(outcomes[1][1]), outcomes[1][1])
+        self.assertIn('RuntimeError: in a worker', outcomes[1][1].message)
+
+    def test_asyncify_checked_raw_user_data(self):
+        # The raw typelib: the function's user data of a call ending with a
+        # callback's data is a tuple of arguments; a bare value is refused
+        # by PyGObject, and the job fails (never a silent None).
+        outcomes = []
+
+        def done(source, result, *data):
+            try:
+                outcomes.append(('ok', source.asyncify_checked_finish(result), data))
+            except GLib.Error as e:
+                outcomes.append(('error', e, data))
+
+        def work(cancellable, data):
+            return True, GLib.Variant('i', data * 2)
+
+        raw = RawSyncify.Context.asyncify_checked
         saved = sys.stderr
-        sys.stderr = io.StringIO()
+        sys.stderr = captured = io.StringIO()
         try:
-            # The user data convention of _async-style calls: a tuple.
-            self.default.asyncify_checked(Syncify.Flags.NONE, work, (21,), None, done, 'x')
-            self.default.asyncify_checked(Syncify.Flags.NONE, raises, None, None, done)
-            # A bare value: PyGObject refuses it, the job fails (never a silent None).
-            self.default.asyncify_checked(Syncify.Flags.NONE, work, 7, None, done)
-            self.run_loop(lambda: len(outcomes) == 3)
+            raw(self.default, Syncify.Flags.NONE, work, (21,), None, done, 'x')
+            self.run_loop(lambda: len(outcomes) == 1)
+            raw(self.default, Syncify.Flags.NONE, work, 7, None, done)
+            self.run_loop(lambda: len(outcomes) == 2)
         finally:
             sys.stderr = saved
-        oks = [o for o in outcomes if o[0] == 'ok']
-        errors = [o for o in outcomes if o[0] == 'error']
-        self.assertEqual(len(oks), 1, outcomes)
-        self.assertEqual(oks[0][1].unpack(), 42)
-        self.assertEqual(oks[0][2], ('x',))
-        self.assertEqual(len(errors), 2, outcomes)
-        for e in errors:
-            self.assertTrue(self.failed(e[1]), e[1])
+        self.assertEqual(outcomes[0][0], 'ok', outcomes)
+        self.assertEqual(outcomes[0][1].unpack(), 42)
+        self.assertEqual(outcomes[0][2], ('x',))
+        self.assertEqual(outcomes[1][0], 'error', outcomes)
+        self.assertTrue(self.failed(outcomes[1][1]), outcomes[1][1])
+        self.assertIn('expected tuple for callback user_data', captured.getvalue())
 
     def test_invoke_object_and_dispose(self):
         bg = Syncify.Context.new_thread('py-objects')
@@ -876,9 +1177,36 @@ class TestChecked(SyncifyTestCase):
             sys.stderr = saved
         self.assertTrue(self.failed(outcomes[0]), outcomes[0])
 
+    def test_old_form_start_raises_fails_at_once(self):
+        # await_operation (the unchecked form) with the override: a start
+        # function that raises fails the call at once, no cancellable needed.
+        kept = []
+
+        def start(operation, cancellable, data):
+            kept.append(operation)
+            raise ValueError('start failed')
+
+        with self.assertRaises(GLib.Error) as cm:
+            self.default.await_operation(ALLOW_PRIVATE, start)
+        self.assertTrue(self.failed(cm.exception), cm.exception)
+        self.assertIn('ValueError: start failed', cm.exception.message)
+        self.assertTrue(kept[0].is_completed())
+
+        # The raw typelib: a GLib.Error raised is the start function's error.
+        def raw_start(operation, cancellable, data):
+            kept.append(operation)
+            raise GLib.Error.new_literal(Gio.io_error_quark(), 'no such thing',
+                                         Gio.IOErrorEnum.NOT_FOUND)
+
+        with self.assertRaises(GLib.Error) as cm:
+            RawSyncify.Context.await_operation(self.default, ALLOW_PRIVATE, raw_start, None)
+        self.assertTrue(is_error(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.NOT_FOUND),
+                        cm.exception)
+
     def test_old_form_start_raises_cancel_ends_it(self):
-        # await_operation (the unchecked form): the raising start function's
-        # operation is kept alive by the traceback; cancelling ends the call.
+        # await_operation through the raw typelib: the start function's
+        # exception (not a GLib.Error) is only printed, and its operation is
+        # kept alive by the traceback; cancelling ends the call.
         cancellable = Gio.Cancellable()
 
         def start(operation, cancellable_, data):
@@ -892,7 +1220,8 @@ class TestChecked(SyncifyTestCase):
         sys.stderr = io.StringIO()
         try:
             with self.assertRaises(GLib.Error) as cm:
-                self.default.await_operation(ALLOW_PRIVATE, start, None, cancellable)
+                RawSyncify.Context.await_operation(self.default, ALLOW_PRIVATE, start, None,
+                                                   cancellable)
         finally:
             sys.stderr = saved
         self.assertTrue(is_error(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED),

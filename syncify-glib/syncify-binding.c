@@ -9,64 +9,7 @@
 #include "syncify-private.h"
 #include "syncify-operation.h"
 #include "syncify-binding-private.h"
-
-SyncifyBindingWrap *
-syncify_binding_wrap_new (SyncifyOperationStartFunc start,
-                          SyncifyVariantFunc        func,
-                          gpointer                  user_data,
-                          GDestroyNotify            user_data_destroy)
-{
-  SyncifyBindingWrap *w = g_new0 (SyncifyBindingWrap, 1);
-
-  w->start = start;
-  w->func = func;
-  w->user_data = user_data;
-  w->user_data_destroy = user_data_destroy;
-  return w;
-}
-
-void
-syncify_binding_wrap_free (gpointer data)
-{
-  SyncifyBindingWrap *w = data;
-
-  if (w->user_data_destroy != NULL)
-    w->user_data_destroy (w->user_data);
-  g_clear_pointer (&w->caller_context, g_main_context_unref);
-  g_free (w);
-}
-
-static gboolean
-wrap_free_cb (gpointer data)
-{
-  /* Pairs with the release in syncify_binding_wrap_free_in_caller_context(). */
-  SYNCIFY_TSAN_ACQUIRE (data);
-  syncify_binding_wrap_free (data);
-  return G_SOURCE_REMOVE;
-}
-
-/* The user data of a binding is its closure, which must be freed on the
- * thread that made it (GJS crashes otherwise): the caller's context. */
-void
-syncify_binding_wrap_free_in_caller_context (gpointer data)
-{
-  SyncifyBindingWrap *w = data;
-  GMainContext *caller_context = w->caller_context;
-
-  if (caller_context == NULL || g_main_context_is_owner (caller_context))
-    {
-      syncify_binding_wrap_free (w);
-      return;
-    }
-
-  /* @w holds a reference on the context, maybe the last (syncify_post()
-   * holds its own across the attach). The hand-off goes through GLib's
-   * (uninstrumented) context lock: @w is read before the release and not
-   * touched on this thread after it. */
-  SYNCIFY_TSAN_RELEASE (w);
-  syncify_post (caller_context, G_PRIORITY_DEFAULT_IDLE,
-                "[syncify] free a binding's closure", wrap_free_cb, w, NULL);
-}
+#include "syncify-thread-private.h"
 
 /* The error of a checked function that failed without saying why. */
 GError *

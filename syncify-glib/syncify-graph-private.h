@@ -54,6 +54,17 @@ gboolean syncify_wait_begin (SyncifyThread    *thread,
                              SyncifyNode      *node,
                              SyncifyWaitState *saved,
                              GError          **error);
+/* The same, and once registered, still under the registry lock (which
+ * @owned_func must not take), calls @owned_func on each SyncifyOwnerRecord
+ * @thread owns. */
+gboolean syncify_wait_begin_full (SyncifyThread    *thread,
+                                  SyncifyWaitKind   kind,
+                                  GMainContext     *target,
+                                  SyncifyNode      *node,
+                                  GFunc             owned_func,
+                                  gpointer          owned_data,
+                                  SyncifyWaitState *saved,
+                                  GError          **error);
 void     syncify_wait_end   (SyncifyThread    *thread,
                              SyncifyWaitState *saved);
 

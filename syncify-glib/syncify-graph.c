@@ -33,6 +33,40 @@ static GQueue      registry_nodes = G_QUEUE_INIT;    /* SyncifyNode, via link */
 static GHashTable *registry_deliverers;
 static guint64     search_serial;                     /* the last cycle search */
 
+/* Registry lock held. Inline, not g_queue_*(): every blocking call does
+ * one of each. */
+static inline void
+blocked_add (SyncifyThread *thread)
+{
+  GList *link = &thread->blocked_link;
+
+  link->next = NULL;
+  link->prev = registry_blocked.tail;
+  if (registry_blocked.tail != NULL)
+    registry_blocked.tail->next = link;
+  else
+    registry_blocked.head = link;
+  registry_blocked.tail = link;
+  registry_blocked.length++;
+}
+
+static inline void
+blocked_remove (SyncifyThread *thread)
+{
+  GList *link = &thread->blocked_link;
+
+  if (link->prev != NULL)
+    link->prev->next = link->next;
+  else
+    registry_blocked.head = link->next;
+  if (link->next != NULL)
+    link->next->prev = link->prev;
+  else
+    registry_blocked.tail = link->prev;
+  link->prev = link->next = NULL;
+  registry_blocked.length--;
+}
+
 /* ------------------------------------------------------------------------ *
  * Nodes
  * ------------------------------------------------------------------------ */
@@ -342,6 +376,19 @@ syncify_wait_begin (SyncifyThread    *thread,
                     SyncifyWaitState *saved,
                     GError          **error)
 {
+  return syncify_wait_begin_full (thread, kind, target, node, NULL, NULL, saved, error);
+}
+
+gboolean
+syncify_wait_begin_full (SyncifyThread    *thread,
+                         SyncifyWaitKind   kind,
+                         GMainContext     *target,
+                         SyncifyNode      *node,
+                         GFunc             owned_func,
+                         gpointer          owned_data,
+                         SyncifyWaitState *saved,
+                         GError          **error)
+{
   Search search;
   gboolean cycle = FALSE;
 
@@ -365,7 +412,7 @@ syncify_wait_begin (SyncifyThread    *thread,
       thread->wait.owner_blocked = owner != NULL && owner != thread;
     }
   if (saved->kind == SYNCIFY_WAIT_NONE)
-    g_queue_push_tail_link (&registry_blocked, &thread->blocked_link);
+    blocked_add (thread);
 
   /* A private wait cannot close a cycle as it begins: nothing runs for
    * its private context yet. Cycles through it are found by the threads
@@ -383,7 +430,7 @@ syncify_wait_begin (SyncifyThread    *thread,
       search_clear (&search);
       thread->wait = *saved;
       if (saved->kind == SYNCIFY_WAIT_NONE)
-        g_queue_unlink (&registry_blocked, &thread->blocked_link);
+        blocked_remove (thread);
       syncify_registry_unlock ();
 
       syncify_error_would_deadlock (error, description);
@@ -391,6 +438,11 @@ syncify_wait_begin (SyncifyThread    *thread,
     }
   if (kind == SYNCIFY_WAIT_PUSH)
     search_clear (&search);
+
+  /* In the same section: one lock per blocking call. */
+  if (owned_func != NULL)
+    for (GList *l = thread->owned.head; l != NULL; l = l->next)
+      owned_func (l->data, owned_data);
 
   syncify_registry_unlock ();
   return TRUE;
@@ -403,6 +455,6 @@ syncify_wait_end (SyncifyThread    *thread,
   syncify_registry_lock ();
   thread->wait = *saved;
   if (saved->kind == SYNCIFY_WAIT_NONE)
-    g_queue_unlink (&registry_blocked, &thread->blocked_link);
+    blocked_remove (thread);
   syncify_registry_unlock ();
 }

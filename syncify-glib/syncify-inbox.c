@@ -290,9 +290,6 @@ syncify_block_begin (SyncifyThread    *thread,
                      SyncifyWaitState *saved,
                      GError          **error)
 {
-  if (!syncify_wait_begin (thread, kind, target, node, saved, error))
-    return FALSE;
-
-  syncify_thread_foreach_owned (thread, lend_owned_waiters, NULL);
-  return TRUE;
+  return syncify_wait_begin_full (thread, kind, target, node,
+                                  lend_owned_waiters, NULL, saved, error);
 }

@@ -30,6 +30,16 @@ void __tsan_release (void *addr);
 # define SYNCIFY_TSAN_RELEASE(p) G_STMT_START { (void) (p); } G_STMT_END
 #endif
 
+/* Thread-local variables of the library. Initial-exec: an access is one
+ * load off the thread pointer instead of a __tls_get_addr() call (the
+ * library has a few words of them, well within the static TLS that glibc
+ * keeps for libraries loaded later, by a language binding say). */
+#if defined(__GNUC__) && defined(__ELF__)
+# define SYNCIFY_THREAD_LOCAL __thread __attribute__ ((tls_model ("initial-exec")))
+#else
+# define SYNCIFY_THREAD_LOCAL __thread
+#endif
+
 static inline void
 syncify_mutex_lock (GMutex *mutex)
 {

@@ -81,9 +81,9 @@ static struct {
                              * last became non-empty */
 } pool;
 
-static __thread PoolWorker      *current_worker;
-static __thread SyncifyPoolItem *current_item;
-static __thread guint            block_depth;
+static SYNCIFY_THREAD_LOCAL PoolWorker      *current_worker;
+static SYNCIFY_THREAD_LOCAL SyncifyPoolItem *current_item;
+static SYNCIFY_THREAD_LOCAL guint            block_depth;
 
 static gpointer worker_main (gpointer data);
 static void     group_admit (SyncifyPoolGroup *group);

@@ -122,10 +122,4 @@ void           syncify_owner_record_clear (SyncifyOwnerRecord *record);
 /* Registry lock held: whether the global default main context has a record
  * naming its owner. */
 gboolean       syncify_owner_record_default_owned_locked (void);
-/* Calls @func on each record @thread owns, under the registry lock (which
- * @func must not take). */
-void           syncify_thread_foreach_owned (SyncifyThread *thread,
-                                             GFunc          func,
-                                             gpointer       data);
-
 G_END_DECLS

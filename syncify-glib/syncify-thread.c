@@ -35,7 +35,7 @@ static void syncify_thread_free (gpointer data);
 /* The GPrivate only provides the destructor at thread exit; lookups go
  * through the faster __thread cache. */
 static GPrivate thread_key = G_PRIVATE_INIT (syncify_thread_free);
-static __thread SyncifyThread *thread_cache;
+static SYNCIFY_THREAD_LOCAL SyncifyThread *thread_cache;
 
 void
 syncify_registry_lock (void)
@@ -258,17 +258,6 @@ syncify_owner_record_clear (SyncifyOwnerRecord *record)
       owner_record_unlink (record);
       g_atomic_pointer_set (&record->owner, NULL);
     }
-  syncify_mutex_unlock (&registry_lock);
-}
-
-void
-syncify_thread_foreach_owned (SyncifyThread *thread,
-                              GFunc          func,
-                              gpointer       data)
-{
-  syncify_mutex_lock (&registry_lock);
-  for (GList *l = thread->owned.head; l != NULL; l = l->next)
-    func (l->data, data);
   syncify_mutex_unlock (&registry_lock);
 }
 

@@ -32,7 +32,8 @@ checked_operation_start (gpointer             data,
   GError *error = NULL;
 
   if (!w->checked_start (op, cancellable, w->user_data, &error))
-    syncify_operation_answer_error (op, error != NULL ? error : syncify_binding_function_failed_error ());
+    syncify_operation_answer_error (op, error != NULL ? error
+                                                  : syncify_binding_function_failed_error ());
   else
     g_clear_error (&error);
   g_object_unref (op);
@@ -50,7 +51,8 @@ checked_variant_func (gpointer       data,
   if (!w->checked_func (cancellable, w->user_data, &result, &local_error))
     {
       g_clear_pointer (&result, g_variant_unref);
-      g_propagate_error (error, local_error != NULL ? local_error : syncify_binding_function_failed_error ());
+      g_propagate_error (error, local_error != NULL ? local_error
+                                                    : syncify_binding_function_failed_error ());
       return NULL;
     }
   g_clear_error (&local_error);
@@ -193,7 +195,8 @@ syncify_context_asyncify_variant (SyncifyContext      *self,
 
   binding_bound_workers (self);
   syncify_context_asyncify (self, flags, variant_func,
-                            syncify_binding_wrap_new (NULL, func, user_data, user_data_destroy), syncify_binding_wrap_free,
+                            syncify_binding_wrap_new (NULL, func, user_data, user_data_destroy),
+                            syncify_binding_wrap_free,
                             (GDestroyNotify) g_variant_unref,
                             cancellable, callback, callback_data);
 }
@@ -478,8 +481,8 @@ syncify_context_await_checked (SyncifyContext           *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return syncify_context_syncify (self, flags, checked_operation_start, syncify_operation_finish_func, &w,
-                                  cancellable, error);
+  return syncify_context_syncify (self, flags, checked_operation_start,
+                                  syncify_operation_finish_func, &w, cancellable, error);
 }
 
 /**

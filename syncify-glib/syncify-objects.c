@@ -22,7 +22,8 @@ checked_object_func (gpointer       data,
   if (!w->object_func (cancellable, w->user_data, &result, &local_error))
     {
       g_clear_object (&result);
-      g_propagate_error (error, local_error != NULL ? local_error : syncify_binding_function_failed_error ());
+      g_propagate_error (error, local_error != NULL ? local_error
+                                                    : syncify_binding_function_failed_error ());
       return NULL;
     }
   g_clear_error (&local_error);

@@ -580,8 +580,10 @@ syncify_context_await_operation_with_closure (SyncifyContext  *self,
  * def done(context, result, *callback_data):
  *     ok, contents, etag = file.load_contents_finish(context.await_operation_finish(result))
  *
- * bg.await_operation_async(lambda op, cancellable, file: file.load_contents_async(cancellable, op.complete),
- *                          file, None, done)
+ * def start(op, cancellable, file):
+ *     file.load_contents_async(cancellable, op.complete)
+ *
+ * bg.await_operation_async(start, file, None, done)
  * ]|
  *
  * |[<!-- language="JavaScript" -->

@@ -101,26 +101,27 @@ class Context(Syncify.Context):
     # Asynchronous entry points: (…, func, user_data=None, cancellable=None,
     # callback=None, *callback_data). The function's user data is handed on
     # as an empty tuple: PyGObject passes it as is (a tuple of arguments)
-    # in a call that ends with a callback's data.
+    # in a call that ends with a callback's data. Whatever the call
+    # returns is returned.
 
     def asyncify_variant(self, flags, func, user_data=None, cancellable=None, callback=None,
                          *callback_data):
-        super().asyncify_checked(flags, _value_func(func, user_data, False), (), cancellable,
+        return super().asyncify_checked(flags, _value_func(func, user_data, False), (), cancellable,
                                  callback, *callback_data)
 
     def asyncify_checked(self, flags, func, user_data=None, cancellable=None, callback=None,
                          *callback_data):
-        super().asyncify_checked(flags, _value_func(func, user_data, True), (), cancellable,
+        return super().asyncify_checked(flags, _value_func(func, user_data, True), (), cancellable,
                                  callback, *callback_data)
 
     def await_operation_async(self, start, user_data=None, cancellable=None, callback=None,
                               *callback_data):
-        super().await_checked_async(_start_func(start, user_data, False), (), cancellable,
+        return super().await_checked_async(_start_func(start, user_data, False), (), cancellable,
                                     callback, *callback_data)
 
     def await_checked_async(self, start, user_data=None, cancellable=None, callback=None,
                             *callback_data):
-        super().await_checked_async(_start_func(start, user_data, True), (), cancellable,
+        return super().await_checked_async(_start_func(start, user_data, True), (), cancellable,
                                     callback, *callback_data)
 
 

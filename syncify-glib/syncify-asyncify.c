@@ -205,10 +205,10 @@ job_run (SyncifyPoolItem *item)
       /* Shutdown cancels what runs: hand func a cancellable that this
        * context's shutdown, and the shutdown of the background context it
        * delivers to, cancel without touching the caller's. */
-      func_cancellable = syncify_work_cancellable (&self->cancel, &job->chain,
+      func_cancellable = syncify_work_cancellable (self->cancel, &job->chain,
                                                    job->cancellable, delivery_shutdown);
       if (job->chain.combined != NULL)
-        syncify_cancel_set_track (&self->cancel, &job->cancel_entry, func_cancellable);
+        syncify_cancel_set_track (self->cancel, &job->cancel_entry, func_cancellable);
 
       /* What this worker works for, for the blocking calls func makes. */
       thread->work_context = self;
@@ -229,7 +229,7 @@ job_run (SyncifyPoolItem *item)
 
       if (job->chain.combined != NULL)
         {
-          syncify_cancel_set_untrack (&self->cancel, &job->cancel_entry);
+          syncify_cancel_set_untrack (self->cancel, &job->cancel_entry);
           syncify_chain_clear (&job->chain);
         }
     }

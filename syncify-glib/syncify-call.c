@@ -19,10 +19,14 @@ typedef enum {
 typedef struct {
   SyncifyInboxItem   item;            /* first: its state, its waiter */
   CallKind           kind;
-  SyncifyContext    *context;         /* not owned: the task holds it (call_async);
-                                       * a waiter may not, so it touches only
-                                       * @inbox once the call is answered */
-  SyncifyInbox      *inbox;           /* (owned) the context's, while queued or waited on */
+  /* What the owner touches to run the call. Never the context itself: a
+   * waiter holds no reference on it, so its last reference may be dropped
+   * (shutting it down, cancelling the call) while the call runs; the call
+   * then finishes on these. */
+  SyncifyInbox      *inbox;           /* (owned) the context's */
+  SyncifyCancelSet  *cancel;          /* (owned) the context's */
+  SyncifyBackground *bg;              /* (nullable) the context's: the call runs
+                                       * on its thread, which keeps it */
   SyncifyThreadFunc  func;
   SyncifyStartFunc   start;
   SyncifyFinishFunc  finish;
@@ -50,6 +54,8 @@ async_call_free (Call *call)
   g_clear_object (&call->task);
   g_clear_error (&call->error);
   g_clear_object (&call->context_ref);
+  g_clear_pointer (&call->inbox, syncify_inbox_unref);
+  g_clear_pointer (&call->cancel, syncify_cancel_set_unref);
   g_free (call);
 }
 
@@ -96,27 +102,33 @@ async_call_complete_later (Call *call)
                 async_call_complete_cb, call, NULL);
 }
 
+/* Whether @call's cancellable is one of its own, which shutdown must be
+ * told about, rather than the context's shared shutdown cancellable. */
+static gboolean
+call_has_own_cancellable (Call *call)
+{
+  return call->cancellable != NULL && call->cancellable != call->cancel->shutdown;
+}
+
 /* Called on the owner, as the operation starts: shutdown cancels it, and a
  * background loop runs until it finished. */
 static void
-context_op_started (SyncifyContext *self,
-                    Call           *call)
+call_op_started (Call *call)
 {
-  if (self->bg != NULL)
-    syncify_background_op_started (self->bg);
-  if (call->cancellable != NULL && call->cancellable != self->cancel.shutdown)
-    syncify_cancel_set_track (&self->cancel, &call->cancel_entry, call->cancellable);
+  if (call->bg != NULL)
+    syncify_background_op_started (call->bg);
+  if (call_has_own_cancellable (call))
+    syncify_cancel_set_track (call->cancel, &call->cancel_entry, call->cancellable);
 }
 
 /* Called on the owner. */
 static void
-context_op_finished (SyncifyContext *self,
-                     Call           *call)
+call_op_finished (Call *call)
 {
-  if (call->cancellable != NULL && call->cancellable != self->cancel.shutdown)
-    syncify_cancel_set_untrack (&self->cancel, &call->cancel_entry);
-  if (self->bg != NULL)
-    syncify_background_op_finished (self->bg);
+  if (call_has_own_cancellable (call))
+    syncify_cancel_set_untrack (call->cancel, &call->cancel_entry);
+  if (call->bg != NULL)
+    syncify_background_op_finished (call->bg);
 }
 
 static void
@@ -125,12 +137,11 @@ call_op_ready (GObject      *source_object,
                gpointer      data)
 {
   Call *call = data;
-  SyncifyContext *self = call->context;
 
   call->result = call->finish (source_object, result, call->user_data, &call->error);
   call->result = syncify_checked_result (call->result, call->error, "SyncifyFinishFunc");
 
-  context_op_finished (self, call);
+  call_op_finished (call);
 
   if (call->kind == CALL_ASYNC)
     {
@@ -166,15 +177,14 @@ is_thread_default (GMainContext *main_context)
   return td == main_context;
 }
 
-/* Called on the owner of @self. Runs the function of an invoke_sync call,
- * with a cancellable that shutdown cancels. */
+/* Called on the owner. Runs the function of an invoke_sync call, with a
+ * cancellable that shutdown cancels. */
 static void
-call_run_invoke (SyncifyContext *self,
-                 Call           *call)
+call_run_invoke (Call *call)
 {
-  gboolean tracked = call->cancellable != self->cancel.shutdown;
+  gboolean tracked = call_has_own_cancellable (call);
 
-  if (syncify_context_closed (self))
+  if (syncify_inbox_is_closed (call->inbox))
     {
       /* Shut down between the push and now: it never started. */
       syncify_error_shut_down (&call->error);
@@ -183,31 +193,31 @@ call_run_invoke (SyncifyContext *self,
     }
 
   if (tracked)
-    syncify_cancel_set_track (&self->cancel, &call->cancel_entry, call->cancellable);
+    syncify_cancel_set_track (call->cancel, &call->cancel_entry, call->cancellable);
 
   /* Known as running: if the function blocks in the library, this thread
    * lends the waiter's worker slot (syncify_block_begin()). */
-  syncify_inbox_enter (self->inbox, &call->item);
+  syncify_inbox_enter (call->inbox, &call->item);
   call->result = call->func (call->user_data, call->cancellable, &call->error);
-  syncify_inbox_leave (self->inbox, &call->item);
+  syncify_inbox_leave (call->inbox, &call->item);
 
   if (tracked)
-    syncify_cancel_set_untrack (&self->cancel, &call->cancel_entry);
+    syncify_cancel_set_untrack (call->cancel, &call->cancel_entry);
 
   syncify_inbox_item_done (&call->item);
 }
 
-/* Called on the owner of @call->context. */
+/* Called on the owner of the call's context. */
 static void
 call_run (SyncifyInboxItem *item)
 {
   Call *call = (Call *) item;
-  SyncifyContext *self = call->context;
+  GMainContext *main_context = syncify_inbox_get_main_context (call->inbox);
   gboolean pushed = FALSE;
 
   if (call->kind == CALL_INVOKE)
     {
-      call_run_invoke (self, call);
+      call_run_invoke (call);
       return;
     }
 
@@ -219,7 +229,7 @@ call_run (SyncifyInboxItem *item)
       call->cancel_handler = 0;
     }
 
-  if (syncify_context_closed (self))
+  if (syncify_inbox_is_closed (call->inbox))
     {
       /* Shut down between the push and now: it never started. */
       syncify_error_shut_down (&call->error);
@@ -227,8 +237,7 @@ call_run (SyncifyInboxItem *item)
       return;
     }
 
-  if (call->cancellable != NULL && call->cancellable != self->cancel.shutdown &&
-      g_cancellable_is_cancelled (call->cancellable))
+  if (call_has_own_cancellable (call) && g_cancellable_is_cancelled (call->cancellable))
     {
       /* Cancelled by the caller before it could start: nothing to run. */
       syncify_error_cancelled (&call->error);
@@ -238,13 +247,13 @@ call_run (SyncifyInboxItem *item)
 
   /* The operation must deliver its callback to this context, which is only
    * the case if it is the thread-default one while start runs. */
-  if (!is_thread_default (self->main_context))
+  if (!is_thread_default (main_context))
     {
-      g_main_context_push_thread_default (self->main_context);
+      g_main_context_push_thread_default (main_context);
       pushed = TRUE;
     }
 
-  context_op_started (self, call);
+  call_op_started (call);
 
   /* A worker waiting on this operation keeps its slot while the owner is
    * merely busy; from here on, the operation may itself need jobs of that
@@ -255,9 +264,8 @@ call_run (SyncifyInboxItem *item)
   call->start (call->user_data, call->cancellable, call_op_ready, call);
 
   if (pushed)
-    g_main_context_pop_thread_default (self->main_context);
+    g_main_context_pop_thread_default (main_context);
 }
-
 
 /* Called in any thread, from the cancellable handed to a queued call. */
 static void
@@ -287,7 +295,7 @@ push_and_wait (SyncifyContext  *self,
    * nothing of it is touched after the push but the inbox, which this
    * keeps alive. */
   gboolean withdrawable = call->cancellable != NULL &&
-                          call->cancellable != self->cancel.shutdown;
+                          call->cancellable != self->cancel->shutdown;
 
   if (!syncify_block_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, &self->node,
                             &saved, error))
@@ -301,14 +309,16 @@ push_and_wait (SyncifyContext  *self,
 
   call->item.run = call_run;
   call->item.waiter = thread;
-  call->context = self;
   call->inbox = syncify_inbox_ref (self->inbox);
+  call->cancel = syncify_cancel_set_ref (self->cancel);
+  call->bg = self->bg;
   call->result = NULL;
   call->error = NULL;
 
   if (!syncify_inbox_push (call->inbox, &call->item))
     {
       g_clear_pointer (&call->inbox, syncify_inbox_unref);
+      g_clear_pointer (&call->cancel, syncify_cancel_set_unref);
       syncify_pool_block_end ();
       syncify_wait_end (thread, &saved);
       syncify_context_set_closed_error (self, error);
@@ -328,6 +338,7 @@ push_and_wait (SyncifyContext  *self,
   if (handler != 0)
     g_cancellable_disconnect (call->cancellable, handler);
   g_clear_pointer (&call->inbox, syncify_inbox_unref);
+  g_clear_pointer (&call->cancel, syncify_cancel_set_unref);
 
   syncify_pool_block_end ();
   syncify_wait_end (thread, &saved);
@@ -393,7 +404,7 @@ async_call_cancelled_cb (GCancellable *cancellable,
 {
   Call *call = data;
 
-  if (syncify_inbox_remove (call->context->inbox, &call->item))
+  if (syncify_inbox_remove (call->inbox, &call->item))
     {
       syncify_error_cancelled (&call->error);
       /* Not here: the handler cannot disconnect itself. */
@@ -472,7 +483,6 @@ syncify_call_async_internal (SyncifyContext      *self,
   call = g_new0 (Call, 1);
   call->item.run = call_run;
   call->kind = CALL_ASYNC;
-  call->context = self;
   call->start = start;
   call->finish = finish;
   call->user_data = user_data;
@@ -490,6 +500,10 @@ syncify_call_async_internal (SyncifyContext      *self,
       async_call_complete (call);
       return;
     }
+
+  call->inbox = syncify_inbox_ref (self->inbox);
+  call->cancel = syncify_cancel_set_ref (self->cancel);
+  call->bg = self->bg;
 
   /* Ours, so shutdown can cancel it without touching the caller's. When
    * the result goes to a background context (called on its thread), that

@@ -20,8 +20,11 @@ typedef struct {
   GCancellable *cancellable;  /* not owned */
 } SyncifyCancelEntry;
 
-/* One per context: what its shutdown cancels. */
+/* One per context: what its shutdown cancels. Reference counted: work
+ * running on the context's owner holds it, and may finish after the
+ * context is finalized (its last reference dropped meanwhile). */
 typedef struct {
+  gint          ref_count;    /* (atomic) */
   GMutex        lock;
   GQueue        entries;      /* SyncifyCancelEntry; protected by @lock */
   gboolean      closed;       /* protected by @lock */
@@ -29,8 +32,9 @@ typedef struct {
                                * cancellable of its own; fired on close */
 } SyncifyCancelSet;
 
-void          syncify_cancel_set_init    (SyncifyCancelSet   *set);
-void          syncify_cancel_set_clear   (SyncifyCancelSet   *set);
+SyncifyCancelSet *syncify_cancel_set_new   (void);
+SyncifyCancelSet *syncify_cancel_set_ref   (SyncifyCancelSet   *set);
+void          syncify_cancel_set_unref   (SyncifyCancelSet   *set);
 /* Adds @entry for @cancellable (not @set's shutdown one), which is
  * cancelled at once if @set is already closed. Called in any thread. */
 void          syncify_cancel_set_track   (SyncifyCancelSet   *set,

@@ -10,21 +10,34 @@
 
 #include "syncify-cancel-private.h"
 
-void
-syncify_cancel_set_init (SyncifyCancelSet *set)
+SyncifyCancelSet *
+syncify_cancel_set_new (void)
 {
+  SyncifyCancelSet *set = g_new0 (SyncifyCancelSet, 1);
+
+  set->ref_count = 1;
   g_mutex_init (&set->lock);
   g_queue_init (&set->entries);
-  set->closed = FALSE;
   set->shutdown = g_cancellable_new ();
+  return set;
+}
+
+SyncifyCancelSet *
+syncify_cancel_set_ref (SyncifyCancelSet *set)
+{
+  g_atomic_int_inc (&set->ref_count);
+  return set;
 }
 
 void
-syncify_cancel_set_clear (SyncifyCancelSet *set)
+syncify_cancel_set_unref (SyncifyCancelSet *set)
 {
+  if (!g_atomic_int_dec_and_test (&set->ref_count))
+    return;
   g_assert (set->entries.length == 0);
-  g_clear_object (&set->shutdown);
+  g_object_unref (set->shutdown);
   g_mutex_clear (&set->lock);
+  g_free (set);
 }
 
 void

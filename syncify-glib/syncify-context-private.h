@@ -34,7 +34,7 @@ struct _SyncifyContext
                                        * whose thread could not be started */
 
   gboolean            closed;         /* (atomic) */
-  SyncifyCancelSet    cancel;         /* what shutdown cancels */
+  SyncifyCancelSet   *cancel;         /* (owned): what shutdown cancels */
   SyncifyPoolGroup    group;          /* protected by the pool's lock */
   SyncifyTeardownList *teardown;      /* (owned): run once, at shutdown */
 };

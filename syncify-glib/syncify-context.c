@@ -85,7 +85,7 @@ syncify_context_constructed (GObject *object)
         {
           self->main_context = g_main_context_new ();
           self->inbox = syncify_inbox_new (self->main_context);
-          self->bg = syncify_background_start (self->main_context, self->cancel.shutdown,
+          self->bg = syncify_background_start (self->main_context, self->cancel->shutdown,
                                                self->name, self->teardown,
                                                &self->init_error);
         }
@@ -135,7 +135,7 @@ syncify_context_finalize (GObject *object)
   g_clear_pointer (&self->inbox, syncify_inbox_destroy);
   g_clear_pointer (&self->bg, syncify_background_unref);
   g_clear_pointer (&self->main_context, g_main_context_unref);
-  syncify_cancel_set_clear (&self->cancel);
+  g_clear_pointer (&self->cancel, syncify_cancel_set_unref);
   g_clear_pointer (&self->name, g_free);
   g_clear_error (&self->init_error);
   g_clear_pointer (&self->teardown, syncify_teardown_list_unref);
@@ -298,7 +298,7 @@ syncify_context_class_init (SyncifyContextClass *klass)
 static void
 syncify_context_init (SyncifyContext *self)
 {
-  syncify_cancel_set_init (&self->cancel);
+  self->cancel = syncify_cancel_set_new ();
   syncify_pool_group_init (&self->group);
   self->teardown = syncify_teardown_list_new ();
 }
@@ -611,7 +611,7 @@ syncify_context_shutdown (SyncifyContext *self)
     thread = syncify_background_stop (self->bg);
 
   /* Work that runs: cancel it. */
-  syncify_cancel_set_close (&self->cancel);
+  syncify_cancel_set_close (self->cancel);
 
   /* No thread of its own to run the teardown functions: run them here. */
   if (thread == NULL)

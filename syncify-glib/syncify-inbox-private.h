@@ -56,6 +56,11 @@ gboolean            syncify_inbox_remove       (SyncifyInbox     *inbox,
 void                syncify_inbox_close        (SyncifyInbox     *inbox,
                                                 GQueue           *stolen);
 
+/* Whether syncify_inbox_close() was called; any thread. */
+gboolean            syncify_inbox_is_closed    (SyncifyInbox     *inbox);
+/* The main context the inbox is attached to (not a reference: whoever
+ * iterates it keeps it alive). */
+GMainContext       *syncify_inbox_get_main_context (SyncifyInbox *inbox);
 SyncifyOwnerRecord *syncify_inbox_get_owner_record (SyncifyInbox *inbox);
 /* The thread that owns the inbox's main context, or NULL if no live thread
  * has iterated it. */

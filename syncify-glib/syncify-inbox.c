@@ -27,7 +27,7 @@ struct _SyncifyInbox {
                                    * them and lends their waiters' slots when
                                    * it blocks (an owner change goes through
                                    * the registry lock) */
-  gboolean            closed;     /* protected by @lock */
+  gboolean            closed;     /* (atomic): written under @lock */
 };
 
 G_STATIC_ASSERT (G_STRUCT_OFFSET (SyncifyInbox, source) == 0);
@@ -175,7 +175,7 @@ syncify_inbox_push (SyncifyInbox     *inbox,
   item->link = (GList) { .data = item };
 
   syncify_mutex_lock (&inbox->lock);
-  if (inbox->closed)
+  if (g_atomic_int_get (&inbox->closed))
     {
       syncify_mutex_unlock (&inbox->lock);
       return FALSE;
@@ -213,13 +213,25 @@ syncify_inbox_close (SyncifyInbox *inbox,
                      GQueue       *stolen)
 {
   syncify_mutex_lock (&inbox->lock);
-  inbox->closed = TRUE;
+  g_atomic_int_set (&inbox->closed, TRUE);
   *stolen = inbox->queue;
   g_queue_init (&inbox->queue);
   /* The caller's now: a cancellable firing from here on must leave them. */
   for (GList *l = stolen->head; l != NULL; l = l->next)
     g_atomic_int_set (&((SyncifyInboxItem *) l->data)->state, SYNCIFY_ITEM_STARTED);
   syncify_mutex_unlock (&inbox->lock);
+}
+
+gboolean
+syncify_inbox_is_closed (SyncifyInbox *inbox)
+{
+  return g_atomic_int_get (&inbox->closed);
+}
+
+GMainContext *
+syncify_inbox_get_main_context (SyncifyInbox *inbox)
+{
+  return inbox->main_context;
 }
 
 SyncifyOwnerRecord *

@@ -115,7 +115,7 @@ syncify_context_syncify (SyncifyContext     *self,
 
       /* Cancelled by the target's shutdown (the owner tracks it), and by
        * the caller's and the worker's cancellables. */
-      effective = syncify_work_cancellable (&target->cancel, &chain, cancellable, job_cancellable);
+      effective = syncify_work_cancellable (target->cancel, &chain, cancellable, job_cancellable);
       result = syncify_call_push_syncify (target, start, finish, user_data, effective, error);
       syncify_chain_clear (&chain);
       return result;
@@ -199,7 +199,7 @@ syncify_context_invoke_sync (SyncifyContext     *self,
     {
       /* Cancelled by the target's shutdown (the owner tracks it while the
        * function runs), and by the caller's and the worker's cancellables. */
-      effective = syncify_work_cancellable (&target->cancel, &chain, cancellable, job_cancellable);
+      effective = syncify_work_cancellable (target->cancel, &chain, cancellable, job_cancellable);
       result = syncify_call_push_invoke (target, func, user_data, effective, error);
     }
   else
@@ -211,9 +211,9 @@ syncify_context_invoke_sync (SyncifyContext     *self,
       /* Run here for a context: its shutdown cancels the function too. */
       if (target != NULL)
         {
-          effective = syncify_work_cancellable (&target->cancel, &chain, cancellable, job_cancellable);
+          effective = syncify_work_cancellable (target->cancel, &chain, cancellable, job_cancellable);
           if (chain.combined != NULL)
-            syncify_cancel_set_track (&target->cancel, &entry, effective);
+            syncify_cancel_set_track (target->cancel, &entry, effective);
         }
       else
         effective = syncify_chain_init (&chain, cancellable, job_cancellable, FALSE);
@@ -227,7 +227,7 @@ syncify_context_invoke_sync (SyncifyContext     *self,
       result = func (user_data, effective, &local_error);
 
       if (target != NULL && chain.combined != NULL)
-        syncify_cancel_set_untrack (&target->cancel, &entry);
+        syncify_cancel_set_untrack (target->cancel, &entry);
       if (took_owner)
         syncify_owner_record_clear (syncify_inbox_get_owner_record (target->inbox));
       if (acquired)

@@ -380,6 +380,112 @@ test_shutdown_cancels_invoke (gconstpointer data)
   test_event_clear (&ic.wc.started);
 }
 
+/* The last reference on a context whose main context another thread runs
+ * is dropped while that thread runs a pushed function or operation: the
+ * shutdown cancels it, the context is finalized at once, and the owner
+ * finishes the call without touching the freed context (AddressSanitizer
+ * and valgrind would see it). Bits of @data: 1 the caller passes a
+ * cancellable of its own, 2 a syncify operation instead of a function. */
+typedef struct {
+  GMainContext   *main_context;
+  gint            quit;           /* (atomic) */
+  TestEvent       running;
+} LoopThread;
+
+static gpointer
+loop_thread_main (gpointer data)
+{
+  LoopThread *lt = data;
+
+  g_main_context_push_thread_default (lt->main_context);
+  /* The first iteration makes this thread the context's owner. */
+  g_main_context_iteration (lt->main_context, FALSE);
+  test_event_set (&lt->running);
+  while (!g_atomic_int_get (&lt->quit))
+    g_main_context_iteration (lt->main_context, TRUE);
+  g_main_context_pop_thread_default (lt->main_context);
+  return NULL;
+}
+
+typedef struct {
+  SyncifyContext *context;        /* not owned */
+  WaitCancelData  wc;
+  GCancellable   *cancellable;
+  gboolean        operation;
+  GError         *error;
+} LastUnrefData;
+
+static void
+signal_started_then_wait (gpointer             user_data,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             callback_data)
+{
+  LastUnrefData *lu = user_data;
+
+  lu->wc.thread = g_thread_self ();
+  test_event_set (&lu->wc.started);
+  test_op_until_cancelled_start (NULL, cancellable, callback, callback_data);
+}
+
+static gpointer
+last_unref_pusher (gpointer data)
+{
+  LastUnrefData *lu = data;
+
+  if (lu->operation)
+    syncify_context_syncify (lu->context, SYNCIFY_FLAGS_NONE, signal_started_then_wait,
+                             test_op_finish, lu, lu->cancellable, &lu->error);
+  else
+    syncify_context_invoke_sync (lu->context, wait_for_cancel_func, &lu->wc,
+                                 lu->cancellable, &lu->error);
+  return NULL;
+}
+
+static void
+test_last_unref_while_owner_runs (gconstpointer data)
+{
+  LoopThread lt = { NULL, };
+  LastUnrefData lu = { NULL, };
+  SyncifyContext *context;
+  GThread *loop, *pusher;
+
+  test_watchdog_arm (g_test_get_path ());
+
+  lt.main_context = g_main_context_new ();
+  test_event_init (&lt.running);
+  test_event_init (&lu.wc.started);
+  context = syncify_context_new (lt.main_context);
+  loop = g_thread_new ("owner-loop", loop_thread_main, &lt);
+  test_event_wait (&lt.running, "the loop thread to own the context");
+
+  lu.context = context;
+  lu.cancellable = (GPOINTER_TO_INT (data) & 1) ? g_cancellable_new () : NULL;
+  lu.operation = (GPOINTER_TO_INT (data) & 2) != 0;
+  pusher = g_thread_new ("pusher", last_unref_pusher, &lu);
+  test_event_wait (&lu.wc.started, "the pushed work to start on the owner");
+  g_assert_true (lu.wc.thread != g_thread_self ());
+
+  /* The only reference: shutdown, cancel, finalize, while the owner is
+   * still inside the call. */
+  g_object_unref (context);
+
+  g_thread_join (pusher);
+  g_assert_error (lu.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  if (lu.cancellable != NULL)
+    g_assert_false (g_cancellable_is_cancelled (lu.cancellable));
+
+  g_atomic_int_set (&lt.quit, 1);
+  g_main_context_wakeup (lt.main_context);
+  g_thread_join (loop);
+
+  g_clear_error (&lu.error);
+  g_clear_object (&lu.cancellable);
+  test_event_clear (&lu.wc.started);
+  test_event_clear (&lt.running);
+  g_main_context_unref (lt.main_context);
+}
+
 /* A context nobody runs: invoke_sync runs inline on the caller, and the
  * context's shutdown from another thread cancels it there too. */
 static gpointer
@@ -1057,6 +1163,14 @@ main (int    argc,
   g_test_add_data_func ("/syncify/guarantees/shutdown/last-unref-cancels-invoke",
                         GINT_TO_POINTER (2), test_shutdown_cancels_invoke);
   g_test_add_func ("/syncify/guarantees/shutdown/cancels-inline", test_shutdown_cancels_inline);
+  g_test_add_data_func ("/syncify/guarantees/shutdown/last-unref-while-owner-runs/invoke",
+                        GINT_TO_POINTER (0), test_last_unref_while_owner_runs);
+  g_test_add_data_func ("/syncify/guarantees/shutdown/last-unref-while-owner-runs/invoke-cancellable",
+                        GINT_TO_POINTER (1), test_last_unref_while_owner_runs);
+  g_test_add_data_func ("/syncify/guarantees/shutdown/last-unref-while-owner-runs/syncify",
+                        GINT_TO_POINTER (2), test_last_unref_while_owner_runs);
+  g_test_add_data_func ("/syncify/guarantees/shutdown/last-unref-while-owner-runs/syncify-cancellable",
+                        GINT_TO_POINTER (3), test_last_unref_while_owner_runs);
   g_test_add_func ("/syncify/guarantees/shutdown/leaves-private", test_shutdown_leaves_private);
   g_test_add_data_func ("/syncify/guarantees/delivery/asyncify", "asyncify", test_deliveries);
   g_test_add_data_func ("/syncify/guarantees/delivery/asyncify-abandon", "asyncify-abandon",

@@ -250,6 +250,65 @@ job_run (SyncifyPoolItem *item)
  * asyncify
  * ------------------------------------------------------------------------ */
 
+static void
+asyncify_in_group (SyncifyContext      *self,
+                   SyncifyPoolGroup    *group,
+                   SyncifyFlags         flags,
+                   SyncifyThreadFunc    func,
+                   gpointer             user_data,
+                   GDestroyNotify       user_data_destroy,
+                   GDestroyNotify       result_destroy,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             callback_data)
+{
+  SyncifyJob *job;
+
+  job = g_new0 (SyncifyJob, 1);
+  job->ref_count = 1;     /* the pool's */
+  job->state = JOB_QUEUED;
+  job->context = self;
+  job->task = g_task_new (self, cancellable, callback, callback_data);
+  g_task_set_source_tag (job->task, syncify_context_asyncify);
+  job->delivery = g_task_get_context (job->task);
+  job->delivery_private = syncify_thread_self ()->private_context == job->delivery;
+  /* Delivered to a background context: held until the task delivered, and
+   * until the job is freed (an abandoned job delivers its late result). */
+  syncify_task_hold_delivery (job->task);
+  job->delivery_bg = syncify_delivery_hold (job->delivery);
+  job->flags = flags;
+  job->func = func;
+  job->user_data = user_data;
+  job->user_data_destroy = user_data_destroy;
+  job->result_destroy = result_destroy;
+  job->item.group = group;
+  job->item.run = job_run;
+  job->item.fail = job_fail;
+
+  if (syncify_context_closed (self))
+    {
+      syncify_context_set_closed_error (self, &job->error);
+      g_atomic_int_set (&job->state, JOB_DROPPED);
+      job_post (job, job_complete_cb);
+      job_unref (job);
+      return;
+    }
+
+  if (cancellable != NULL)
+    {
+      job->cancellable = g_object_ref (cancellable);
+      /* Connected before the job is queued; a cancellable that has already
+       * fired runs the handler now, which finds nothing queued, and the job
+       * then ends at once when a worker takes it. */
+      job->cancel_handler = g_cancellable_connect (cancellable,
+                                                   G_CALLBACK (job_cancelled_cb),
+                                                   job_ref (job), job_unref);
+    }
+
+  syncify_pool_push (&job->item);
+}
+
+
 /**
  * syncify_context_asyncify: (skip)
  * @self: the context the worker belongs to
@@ -305,54 +364,32 @@ syncify_context_asyncify (SyncifyContext      *self,
                           GAsyncReadyCallback  callback,
                           gpointer             callback_data)
 {
-  SyncifyJob *job;
-
   g_return_if_fail (SYNCIFY_IS_CONTEXT (self));
   g_return_if_fail (func != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  job = g_new0 (SyncifyJob, 1);
-  job->ref_count = 1;     /* the pool's */
-  job->state = JOB_QUEUED;
-  job->context = self;
-  job->task = g_task_new (self, cancellable, callback, callback_data);
-  g_task_set_source_tag (job->task, syncify_context_asyncify);
-  job->delivery = g_task_get_context (job->task);
-  job->delivery_private = syncify_thread_self ()->private_context == job->delivery;
-  /* Delivered to a background context: held until the task delivered, and
-   * until the job is freed (an abandoned job delivers its late result). */
-  syncify_task_hold_delivery (job->task);
-  job->delivery_bg = syncify_delivery_hold (job->delivery);
-  job->flags = flags;
-  job->func = func;
-  job->user_data = user_data;
-  job->user_data_destroy = user_data_destroy;
-  job->result_destroy = result_destroy;
-  job->item.group = &self->group;
-  job->item.run = job_run;
-  job->item.fail = job_fail;
+  asyncify_in_group (self, &self->group, flags, func, user_data, user_data_destroy,
+                     result_destroy, cancellable, callback, callback_data);
+}
 
-  if (syncify_context_closed (self))
-    {
-      syncify_context_set_closed_error (self, &job->error);
-      g_atomic_int_set (&job->state, JOB_DROPPED);
-      job_post (job, job_complete_cb);
-      job_unref (job);
-      return;
-    }
+void
+syncify_asyncify_for_binding (SyncifyContext      *self,
+                              SyncifyFlags         flags,
+                              SyncifyThreadFunc    func,
+                              gpointer             user_data,
+                              GDestroyNotify       user_data_destroy,
+                              GDestroyNotify       result_destroy,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             callback_data)
+{
+  /* While max-workers is 0, the binding's jobs have a bound of their own;
+   * once it is set, they share it with the context's other jobs. */
+  SyncifyPoolGroup *group = syncify_pool_group_get_max (&self->group) == 0
+                            ? &self->binding_group : &self->group;
 
-  if (cancellable != NULL)
-    {
-      job->cancellable = g_object_ref (cancellable);
-      /* Connected before the job is queued; a cancellable that has already
-       * fired runs the handler now, which finds nothing queued, and the job
-       * then ends at once when a worker takes it. */
-      job->cancel_handler = g_cancellable_connect (cancellable,
-                                                   G_CALLBACK (job_cancelled_cb),
-                                                   job_ref (job), job_unref);
-    }
-
-  syncify_pool_push (&job->item);
+  asyncify_in_group (self, group, flags, func, user_data, user_data_destroy,
+                     result_destroy, cancellable, callback, callback_data);
 }
 
 /**

@@ -8,6 +8,7 @@
 
 #include "syncify-private.h"
 #include "syncify-operation.h"
+#include "syncify-asyncify-private.h"
 #include "syncify-binding-private.h"
 #include "syncify-thread-private.h"
 
@@ -101,31 +102,6 @@ variant_func (gpointer       data,
   return result;
 }
 
-/* The bound a context's max-workers gets when a binding first asyncifies on
- * it while it is 0 (see "Python and the GIL" on the asyncify page). */
-static guint
-binding_default_max_workers (void)
-{
-  return MAX (2, syncify_usable_processors ());
-}
-
-/* Called on the thread starting a binding's job, before it is queued. */
-static void
-binding_bound_workers (SyncifyContext *self)
-{
-  static GQuark applied_quark;
-
-  if G_UNLIKELY (applied_quark == 0)
-    applied_quark = g_quark_from_static_string ("syncify-binding-max-workers-applied");
-
-  /* Once per context: a bound set afterwards (0 included) is the user's. */
-  if (g_object_get_qdata (G_OBJECT (self), applied_quark) != NULL)
-    return;
-  g_object_set_qdata (G_OBJECT (self), applied_quark, GUINT_TO_POINTER (1));
-  if (syncify_context_get_max_workers (self) == 0)
-    syncify_context_set_max_workers (self, binding_default_max_workers ());
-}
-
 /**
  * syncify_context_asyncify_variant:
  * @self: the context the worker belongs to
@@ -170,12 +146,14 @@ binding_bound_workers (SyncifyContext *self)
  *     (ctx, result) => ctx.asyncify_variant_finish(result));   // throws
  * ]|
  *
- * The first job a binding entry point starts on a context whose
- * [property@Syncify.Context:max-workers] is 0 sets it to the number of
- * processors the process may use (at least 2), once: a Python function holds
- * the GIL while it runs Python code, and a bound keeps the pool from adding
- * threads that only contend for it with the main loop. A bound set before
- * or after is kept. See "Python and the GIL" on the asyncify page.
+ * While the context's [property@Syncify.Context:max-workers] is 0, the jobs
+ * of the binding entry points run under a bound of their own: the number of
+ * processors the process may use (at least 2). A Python function holds the
+ * GIL while it runs Python code, and the bound keeps the pool from adding
+ * threads that only contend for it with the main loop. The property is left
+ * alone, and the context's other jobs keep the pool's default; a bound you
+ * set on the property applies to all of them. See "Python and the GIL" on
+ * the asyncify page.
  *
  * Since: 1.0
  */
@@ -193,12 +171,11 @@ syncify_context_asyncify_variant (SyncifyContext      *self,
   g_return_if_fail (func != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  binding_bound_workers (self);
-  syncify_context_asyncify (self, flags, variant_func,
-                            syncify_binding_wrap_new (NULL, func, user_data, user_data_destroy),
-                            syncify_binding_wrap_free,
-                            (GDestroyNotify) g_variant_unref,
-                            cancellable, callback, callback_data);
+  syncify_asyncify_for_binding (self, flags, variant_func,
+                                syncify_binding_wrap_new (NULL, func, user_data, user_data_destroy),
+                                syncify_binding_wrap_free,
+                                (GDestroyNotify) g_variant_unref,
+                                cancellable, callback, callback_data);
 }
 
 /**
@@ -369,12 +346,14 @@ syncify_context_invoke_checked (SyncifyContext             *self,
  *     (ctx, result) => ctx.asyncify_checked_finish(result));   // throws
  * ]|
  *
- * The first job a binding entry point starts on a context whose
- * [property@Syncify.Context:max-workers] is 0 sets it to the number of
- * processors the process may use (at least 2), once: a Python function holds
- * the GIL while it runs Python code, and a bound keeps the pool from adding
- * threads that only contend for it with the main loop. A bound set before
- * or after is kept. See "Python and the GIL" on the asyncify page.
+ * While the context's [property@Syncify.Context:max-workers] is 0, the jobs
+ * of the binding entry points run under a bound of their own: the number of
+ * processors the process may use (at least 2). A Python function holds the
+ * GIL while it runs Python code, and the bound keeps the pool from adding
+ * threads that only contend for it with the main loop. The property is left
+ * alone, and the context's other jobs keep the pool's default; a bound you
+ * set on the property applies to all of them. See "Python and the GIL" on
+ * the asyncify page.
  *
  * Since: 1.0
  */
@@ -395,10 +374,10 @@ syncify_context_asyncify_checked (SyncifyContext            *self,
 
   w = syncify_binding_wrap_new (NULL, NULL, user_data, NULL);
   w->checked_func = func;
-  binding_bound_workers (self);
-  syncify_context_asyncify (self, flags, checked_variant_func, w, syncify_binding_wrap_free,
-                            (GDestroyNotify) g_variant_unref,
-                            cancellable, callback, callback_data);
+  syncify_asyncify_for_binding (self, flags, checked_variant_func, w,
+                                syncify_binding_wrap_free,
+                                (GDestroyNotify) g_variant_unref,
+                                cancellable, callback, callback_data);
 }
 
 /**

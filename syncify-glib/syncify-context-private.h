@@ -36,6 +36,8 @@ struct _SyncifyContext
   gboolean            closed;         /* (atomic) */
   SyncifyCancelSet   *cancel;         /* (owned): what shutdown cancels */
   SyncifyPoolGroup    group;          /* protected by the pool's lock */
+  SyncifyPoolGroup    binding_group;  /* the bindings' jobs while group has
+                                       * no bound; protected by the pool's lock */
   SyncifyTeardownList *teardown;      /* (owned): run once, at shutdown */
 };
 

@@ -283,6 +283,14 @@ syncify_context_class_init (SyncifyContextClass *klass)
    * any queued job. So at most max-workers of the context's workers run at
    * once, and workers waiting on jobs of their own never starve them.
    *
+   * While it is 0, the jobs of the language bindings' entry points
+   * ([method@Syncify.Context.asyncify_checked],
+   * [method@Syncify.Context.asyncify_variant]) run under a bound of their
+   * own, the number of processors the process may use (at least 2), so that
+   * Python functions, which hold the GIL, leave the main loop its turn; see
+   * "Python and the GIL" on the asyncify page. Once set, it bounds those
+   * jobs too.
+   *
    * Since: 1.0
    */
   properties[PROP_MAX_WORKERS] =
@@ -300,6 +308,8 @@ syncify_context_init (SyncifyContext *self)
 {
   self->cancel = syncify_cancel_set_new ();
   syncify_pool_group_init (&self->group);
+  syncify_pool_group_init (&self->binding_group);
+  syncify_pool_group_set_max (&self->binding_group, MAX (2, syncify_usable_processors ()));
   self->teardown = syncify_teardown_list_new ();
 }
 
@@ -600,8 +610,9 @@ syncify_context_shutdown (SyncifyContext *self)
       syncify_call_end_shut_down (l->data);
     }
 
-  /* Jobs that have not started. */
-  jobs = syncify_pool_group_drain (&self->group);
+  /* Jobs that have not started, in order, the bindings' after the others. */
+  jobs = g_list_concat (syncify_pool_group_drain (&self->group),
+                        syncify_pool_group_drain (&self->binding_group));
   for (GList *l = jobs; l != NULL; l = l->next)
     syncify_job_end_shut_down (l->data);
   g_list_free (jobs);

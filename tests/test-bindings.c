@@ -618,32 +618,157 @@ run_one_checked_job (SyncifyContext *context)
   g_assert_cmpint (g_variant_get_int32 (value), ==, 42);
 }
 
+/* Jobs that block until the test lets them all go, counting how many run
+ * at once. */
+typedef struct {
+  GMutex   lock;
+  GCond    cond;
+  guint    running;
+  guint    max_running;
+  guint    started;
+  gboolean release;
+} Gate;
+
+static gboolean
+gated_checked (GCancellable  *cancellable,
+               gpointer       user_data,
+               GVariant     **result,
+               GError       **error)
+{
+  Gate *gate = user_data;
+  gint64 deadline = g_get_monotonic_time () + test_watchdog_bound_us ();
+
+  g_mutex_lock (&gate->lock);
+  gate->running++;
+  gate->started++;
+  gate->max_running = MAX (gate->max_running, gate->running);
+  g_cond_broadcast (&gate->cond);
+  while (!gate->release)
+    if (!g_cond_wait_until (&gate->cond, &gate->lock, deadline) && !gate->release)
+      g_error ("%s: a gated job was never let go", g_test_get_path ());
+  gate->running--;
+  g_mutex_unlock (&gate->lock);
+
+  *result = g_variant_new_int32 (42);
+  return TRUE;
+}
+
+static gpointer
+gated_plain (gpointer       user_data,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  GVariant *value = NULL;
+
+  gated_checked (cancellable, user_data, &value, error);
+  g_variant_unref (value);
+  return GINT_TO_POINTER (1);
+}
+
+static void
+count_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  guint *n_done = data;
+
+  (*n_done)++;
+}
+
+static void
+gate_wait_started (Gate  *gate,
+                   guint  n)
+{
+  gint64 deadline = g_get_monotonic_time () + test_watchdog_bound_us ();
+
+  g_mutex_lock (&gate->lock);
+  while (gate->started < n)
+    if (!g_cond_wait_until (&gate->cond, &gate->lock, deadline) && gate->started < n)
+      g_error ("%s: %u of %u gated jobs started", g_test_get_path (), gate->started, n);
+  g_mutex_unlock (&gate->lock);
+}
+
+static void
+gate_release (Gate *gate)
+{
+  g_mutex_lock (&gate->lock);
+  gate->release = TRUE;
+  g_cond_broadcast (&gate->cond);
+  g_mutex_unlock (&gate->lock);
+}
+
+/* The binding entry points' jobs run under a bound of their own while the
+ * context's max-workers is 0: the usable processors, at least 2. The
+ * property stays as the user set it, the context's C jobs keep the pool's
+ * default, and a bound the user sets is shared by all of them. */
 static void
 test_binding_default_max_workers (void)
 {
   g_autoptr(SyncifyContext) fresh = syncify_context_new (NULL);
   g_autoptr(SyncifyContext) chosen = syncify_context_new (NULL);
-  guint bound;
+  const guint n_binding = 12;
+  guint upper = MAX (2, g_get_num_processors ());
+  guint n_c_jobs = upper + 2;
+  guint n_done = 0;
+  Gate gate = { 0, };
 
   test_watchdog_arm (g_test_get_path ());
 
-  /* A context left at 0 gets the documented bound: the usable processors,
-   * at least 2 (and never more than the processors of the machine). */
+  /* The property is the user's: never changed behind their back. */
   g_assert_cmpuint (syncify_context_get_max_workers (fresh), ==, 0);
-  run_one_checked_job (fresh);
-  bound = syncify_context_get_max_workers (fresh);
-  g_assert_cmpuint (bound, >=, 2);
-  g_assert_cmpuint (bound, <=, MAX (2, g_get_num_processors ()));
-
-  /* Applied once: a bound set afterwards, 0 included, is the user's. */
-  syncify_context_set_max_workers (fresh, 0);
   run_one_checked_job (fresh);
   g_assert_cmpuint (syncify_context_get_max_workers (fresh), ==, 0);
 
-  /* A bound the user chose first is kept. */
-  syncify_context_set_max_workers (chosen, 7);
-  run_one_checked_job (chosen);
-  g_assert_cmpuint (syncify_context_get_max_workers (chosen), ==, 7);
+  /* Blocked binding jobs: at most the bound at once (the blocking-job
+   * monitor would otherwise add threads for them within milliseconds). */
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
+  for (guint i = 0; i < n_binding; i++)
+    syncify_context_asyncify_checked (fresh, SYNCIFY_FLAGS_NONE, gated_checked, &gate,
+                                      NULL, count_done_cb, &n_done);
+  gate_wait_started (&gate, 2);
+  /* While they hold the binding bound, the context's C jobs still run: all
+   * of these block until every one of them has started. */
+  {
+    Gate c_gate = { 0, };
+    guint n_c_done = 0;
+
+    g_mutex_init (&c_gate.lock);
+    g_cond_init (&c_gate.cond);
+    for (guint i = 0; i < n_c_jobs; i++)
+      syncify_context_asyncify (fresh, SYNCIFY_FLAGS_NONE, gated_plain, &c_gate, NULL, NULL,
+                                NULL, count_done_cb, &n_c_done);
+    gate_wait_started (&c_gate, n_c_jobs);
+    gate_release (&c_gate);
+    test_iterate_until_count (NULL, &n_c_done, n_c_jobs);
+    g_mutex_clear (&c_gate.lock);
+    g_cond_clear (&c_gate.cond);
+  }
+  gate_release (&gate);
+  test_iterate_until_count (NULL, &n_done, n_binding);
+  g_assert_cmpuint (gate.started, ==, n_binding);
+  g_assert_cmpuint (gate.max_running, >=, 2);
+  g_assert_cmpuint (gate.max_running, <=, upper);
+  g_test_message ("binding jobs: at most %u at once (bound <= %u)", gate.max_running, upper);
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
+
+  /* A bound the user chose bounds the binding jobs too, and is kept. */
+  syncify_context_set_max_workers (chosen, 1);
+  gate = (Gate) { 0, };
+  n_done = 0;
+  g_mutex_init (&gate.lock);
+  g_cond_init (&gate.cond);
+  for (guint i = 0; i < 4; i++)
+    syncify_context_asyncify_checked (chosen, SYNCIFY_FLAGS_NONE, gated_checked, &gate,
+                                      NULL, count_done_cb, &n_done);
+  gate_wait_started (&gate, 1);
+  gate_release (&gate);
+  test_iterate_until_count (NULL, &n_done, 4);
+  g_assert_cmpuint (gate.max_running, ==, 1);
+  g_assert_cmpuint (syncify_context_get_max_workers (chosen), ==, 1);
+  g_mutex_clear (&gate.lock);
+  g_cond_clear (&gate.cond);
 }
 
 /* ------------------------------------------------------------------------ *

@@ -161,9 +161,8 @@ syncify_delivery_hold (GMainContext *delivery)
   if (bg == NULL)
     return NULL;
 
-  syncify_background_ref (bg);
-  g_atomic_int_inc (&bg->n_inflight);
-  return bg;
+  syncify_background_op_started (bg);
+  return syncify_background_ref (bg);
 }
 
 static gboolean
@@ -171,9 +170,7 @@ delivery_release_cb (gpointer data)
 {
   SyncifyBackground *bg = data;
 
-  /* On the background thread: its loop checks after this iteration
-   * whether it may stop. */
-  g_atomic_int_add (&bg->n_inflight, -1);
+  syncify_background_op_finished (bg);
   syncify_background_unref (bg);
   return G_SOURCE_REMOVE;
 }

@@ -34,8 +34,13 @@ void     syncify_binding_wrap_free             (gpointer                  data);
  * freed), or here if that is this thread's or unset. Called in any thread. */
 void     syncify_binding_wrap_free_in_caller_context (gpointer            data);
 
-/* The error of a checked function that failed without saying why. */
-GError  *syncify_binding_function_failed_error (void);
+/* The outcome of a binding's checked function that returned @ok and set
+ * @local_error (taken): TRUE on success (a stray @local_error dropped);
+ * FALSE with *@error set to @local_error, or to the error of a function
+ * that failed without saying why. */
+gboolean syncify_binding_checked               (gboolean             ok,
+                                                GError              *local_error,
+                                                GError             **error);
 
 /* syncify-operation.c: an operation for a call whose answer goes to
  * @callback. Called on the thread that starts the call. */

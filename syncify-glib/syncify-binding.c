@@ -12,14 +12,21 @@
 #include "syncify-binding-private.h"
 #include "syncify-thread-private.h"
 
-/* The error of a checked function that failed without saying why. */
-GError *
-syncify_binding_function_failed_error (void)
+gboolean
+syncify_binding_checked (gboolean   ok,
+                         GError    *local_error,
+                         GError   **error)
 {
-  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                              _("The function failed without an error (an exception "
-                                "in a language binding, or the binding refused to "
-                                "run it on this thread)"));
+  if (ok)
+    {
+      g_clear_error (&local_error);
+      return TRUE;
+    }
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  else
+    syncify_error_function_failed (error);
+  return FALSE;
 }
 
 static void
@@ -30,13 +37,13 @@ checked_operation_start (gpointer             data,
 {
   SyncifyBindingWrap *w = data;
   SyncifyOperation *op = syncify_operation_new_for_call (cancellable, callback, callback_data);
+  GError *local_error = NULL;
+  gboolean ok;
   GError *error = NULL;
 
-  if (!w->checked_start (op, cancellable, w->user_data, &error))
-    syncify_operation_answer_error (op, error != NULL ? error
-                                                  : syncify_binding_function_failed_error ());
-  else
-    g_clear_error (&error);
+  ok = w->checked_start (op, cancellable, w->user_data, &local_error);
+  if (!syncify_binding_checked (ok, local_error, &error))
+    syncify_operation_answer_error (op, error);
   g_object_unref (op);
 }
 
@@ -47,32 +54,20 @@ checked_variant_func (gpointer       data,
 {
   SyncifyBindingWrap *w = data;
   GError *local_error = NULL;
+  gboolean ok;
   GVariant *result = NULL;
 
-  if (!w->checked_func (cancellable, w->user_data, &result, &local_error))
+  ok = w->checked_func (cancellable, w->user_data, &result, &local_error);
+  if (!syncify_binding_checked (ok, local_error, error))
     {
       g_clear_pointer (&result, g_variant_unref);
-      g_propagate_error (error, local_error != NULL ? local_error
-                                                    : syncify_binding_function_failed_error ());
       return NULL;
     }
-  g_clear_error (&local_error);
   if (result != NULL)
     g_variant_take_ref (result);
   return result;
 }
 
-
-/* The error of a variant function that returned neither a value nor an
- * error. */
-static GError *
-no_value_error (void)
-{
-  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                              _("The function returned no value and no error (an "
-                                "exception in a language binding, or the binding "
-                                "refused to run it on this thread)"));
-}
 
 static gpointer
 variant_func (gpointer       data,
@@ -96,7 +91,7 @@ variant_func (gpointer       data,
       /* What a binding returns for a function that raised (PyGObject, for
        * an exception other than GLib.Error) or that it refused to run (GJS,
        * on another thread): never a silent success. */
-      g_propagate_error (error, no_value_error ());
+      syncify_error_no_value (error);
     }
 
   return result;
@@ -239,7 +234,7 @@ syncify_context_invoke_variant (SyncifyContext      *self,
                                 GCancellable        *cancellable,
                                 GError             **error)
 {
-  SyncifyBindingWrap w = { NULL, func, user_data, };
+  SyncifyBindingWrap w = { .func = func, .user_data = user_data };
 
   g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
   g_return_val_if_fail (func != NULL, NULL);
@@ -291,7 +286,7 @@ syncify_context_invoke_checked (SyncifyContext             *self,
                                 GCancellable               *cancellable,
                                 GError                    **error)
 {
-  SyncifyBindingWrap w = { NULL, NULL, user_data, NULL, func, NULL, };
+  SyncifyBindingWrap w = { .checked_func = func, .user_data = user_data };
 
   g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
   g_return_val_if_fail (func != NULL, NULL);
@@ -453,7 +448,7 @@ syncify_context_await_checked (SyncifyContext           *self,
                                GCancellable             *cancellable,
                                GError                  **error)
 {
-  SyncifyBindingWrap w = { NULL, NULL, user_data, start, NULL, NULL, };
+  SyncifyBindingWrap w = { .checked_start = start, .user_data = user_data };
 
   g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
   g_return_val_if_fail (start != NULL, NULL);

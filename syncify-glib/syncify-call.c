@@ -267,17 +267,20 @@ call_run (SyncifyInboxItem *item)
     g_main_context_pop_thread_default (main_context);
 }
 
-/* Called in any thread, from the cancellable handed to a queued call. */
+/* Called in any thread, from the cancellable of a queued call: a call it
+ * takes out of the queue never starts, and ends like one shutdown took out
+ * (the waiter returns, or the asynchronous caller gets the error later, in
+ * its context: the handler cannot disconnect itself). */
 static void
-sync_call_cancelled_cb (GCancellable *cancellable,
-                        gpointer      data)
+call_cancelled_cb (GCancellable *cancellable,
+                   gpointer      data)
 {
   Call *call = data;
 
   if (syncify_inbox_remove (call->inbox, &call->item))
     {
       syncify_error_cancelled (&call->error);
-      syncify_inbox_item_done (&call->item);
+      call_end_unstarted (call);
     }
 }
 
@@ -329,7 +332,7 @@ push_and_wait (SyncifyContext  *self,
    * calls itself: no handler on the shared shutdown cancellable.) */
   if (withdrawable)
     handler = g_cancellable_connect (call->cancellable,
-                                     G_CALLBACK (sync_call_cancelled_cb),
+                                     G_CALLBACK (call_cancelled_cb),
                                      call, NULL);
 
   while (g_atomic_int_get (&call->item.state) != SYNCIFY_ITEM_DONE)
@@ -395,21 +398,6 @@ syncify_call_end_shut_down (SyncifyInboxItem *item)
 
   syncify_error_shut_down (&call->error);
   call_end_unstarted (call);
-}
-
-/* Called in any thread, from the call's cancellable. */
-static void
-async_call_cancelled_cb (GCancellable *cancellable,
-                         gpointer      data)
-{
-  Call *call = data;
-
-  if (syncify_inbox_remove (call->inbox, &call->item))
-    {
-      syncify_error_cancelled (&call->error);
-      /* Not here: the handler cannot disconnect itself. */
-      async_call_complete_later (call);
-    }
 }
 
 /**
@@ -529,7 +517,7 @@ syncify_call_async_internal (SyncifyContext      *self,
    * cancellable already fired, the handler finds nothing queued; the owner
    * then sees it cancelled and does not start the operation. */
   call->cancel_handler = g_cancellable_connect (call->chain.combined,
-                                                G_CALLBACK (async_call_cancelled_cb),
+                                                G_CALLBACK (call_cancelled_cb),
                                                 call, NULL);
 
   if (!syncify_inbox_push (self->inbox, &call->item))

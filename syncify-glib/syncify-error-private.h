@@ -22,6 +22,15 @@ void     syncify_error_closed           (GError     **error,
                                          const char  *what);
 /* G_IO_ERROR_CANCELLED, for work whose cancellable fired before it ran. */
 void     syncify_error_cancelled        (GError     **error);
+/* G_IO_ERROR_FAILED for a binding's function that failed, or returned no
+ * value, without saying why: what a binding reports for an exception it
+ * could not turn into an error, or a function it refused to run on the
+ * calling thread. */
+void     syncify_error_function_failed  (GError     **error);
+void     syncify_error_no_value         (GError     **error);
+/* G_IO_ERROR_FAILED for a binding's start function that returned without
+ * starting its operation. */
+void     syncify_error_not_started      (GError     **error);
 /* A G_IO_ERROR for a main context that cannot be made: @errsv is the errno
  * of the failed attempt to get a file descriptor. */
 void     syncify_error_no_main_context  (GError     **error,

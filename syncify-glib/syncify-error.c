@@ -53,6 +53,33 @@ syncify_error_cancelled (GError **error)
 }
 
 void
+syncify_error_function_failed (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       _("The function failed without an error (an exception "
+                         "in a language binding, or the binding refused to "
+                         "run it on this thread)"));
+}
+
+void
+syncify_error_no_value (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       _("The function returned no value and no error (an "
+                         "exception in a language binding, or the binding "
+                         "refused to run it on this thread)"));
+}
+
+void
+syncify_error_not_started (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       _("The start function returned without starting "
+                         "an operation (it failed, or the language binding "
+                         "refused to run it on this thread)"));
+}
+
+void
 syncify_error_no_main_context (GError **error,
                                int      errsv)
 {

@@ -17,16 +17,15 @@ checked_object_func (gpointer       data,
 {
   SyncifyBindingWrap *w = data;
   GError *local_error = NULL;
+  gboolean ok;
   GObject *result = NULL;
 
-  if (!w->object_func (cancellable, w->user_data, &result, &local_error))
+  ok = w->object_func (cancellable, w->user_data, &result, &local_error);
+  if (!syncify_binding_checked (ok, local_error, error))
     {
       g_clear_object (&result);
-      g_propagate_error (error, local_error != NULL ? local_error
-                                                    : syncify_binding_function_failed_error ());
       return NULL;
     }
-  g_clear_error (&local_error);
   if (result != NULL && g_object_is_floating (result))
     g_object_ref_sink (result);
   return result;
@@ -76,7 +75,7 @@ syncify_context_invoke_object (SyncifyContext            *self,
                                GCancellable              *cancellable,
                                GError                   **error)
 {
-  SyncifyBindingWrap w = { NULL, NULL, user_data, NULL, NULL, func, };
+  SyncifyBindingWrap w = { .object_func = func, .user_data = user_data };
 
   g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
   g_return_val_if_fail (func != NULL, NULL);
@@ -86,20 +85,12 @@ syncify_context_invoke_object (SyncifyContext            *self,
   return syncify_context_invoke_sync (self, checked_object_func, &w, cancellable, error);
 }
 
-typedef struct {
-  GObject *object;
-  GThread *thread;
-} Disposal;
-
 static gpointer
 dispose_func (gpointer       data,
               GCancellable  *cancellable,
               GError       **error)
 {
-  Disposal *d = data;
-
-  d->thread = g_thread_self ();
-  g_object_run_dispose (d->object);
+  g_object_run_dispose (data);
   return NULL;
 }
 
@@ -130,7 +121,6 @@ syncify_context_dispose_object (SyncifyContext  *self,
                                 GObject         *object,
                                 GError         **error)
 {
-  Disposal d = { object, NULL };
   GError *local_error = NULL;
 
   g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), FALSE);
@@ -138,7 +128,7 @@ syncify_context_dispose_object (SyncifyContext  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   g_object_ref (object);
-  syncify_context_invoke_sync (self, dispose_func, &d, NULL, &local_error);
+  syncify_context_invoke_sync (self, dispose_func, object, NULL, &local_error);
   g_object_unref (object);
   if (local_error != NULL)
     {

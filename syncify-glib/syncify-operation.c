@@ -150,11 +150,9 @@ syncify_operation_finalize (GObject *object)
       /* The start function dropped it: it raised an exception, or the
        * language binding refused to run it (GJS, on another thread). The
        * caller must not wait forever: complete it with an error. */
-      GError *error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                           _("The start function returned without starting "
-                                             "an operation (it failed, or the language binding "
-                                             "refused to run it on this thread)"));
+      GError *error = NULL;
 
+      syncify_error_not_started (&error);
       syncify_operation_answer_error (self, error);
     }
   operation_disconnect (self);
@@ -282,8 +280,12 @@ operation_cancelled_cb (gpointer data)
   SyncifyOperation *op = data;
 
   if (!op->completed)
-    syncify_operation_answer_error (op, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                             _("Operation was cancelled")));
+    {
+      GError *error = NULL;
+
+      syncify_error_cancelled (&error);
+      syncify_operation_answer_error (op, error);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -457,7 +459,7 @@ syncify_context_await_operation (SyncifyContext             *self,
                                  GCancellable               *cancellable,
                                  GError                    **error)
 {
-  SyncifyBindingWrap w = { start, NULL, user_data, };
+  SyncifyBindingWrap w = { .start = start, .user_data = user_data };
 
   g_return_val_if_fail (self == NULL || SYNCIFY_IS_CONTEXT (self), NULL);
   g_return_val_if_fail (start != NULL, NULL);

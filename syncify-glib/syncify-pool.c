@@ -160,9 +160,11 @@ pool_wake (void)
 /* Must hold pool.lock. The queued items that will never run, now that no
  * thread can be started: all of them once nothing has left the queue for the
  * bound, or at once when no thread at all could take them or try again.
- * Their slots are given back; the caller fails them without the lock. */
+ * Their slots are given back; *@error gets a copy of the thread error when
+ * there are any. The caller fails them with pool_fail_items(), without the
+ * lock. */
 static GList *
-pool_take_stranded (void)
+pool_take_stranded (GError **error)
 {
   GList *items = NULL;
 
@@ -187,13 +189,15 @@ pool_take_stranded (void)
   for (GList *l = items; l != NULL; l = l->next)
     group_admit (((SyncifyPoolItem *) l->data)->group);
 
+  *error = g_error_copy (pool.spawn_error);
   return g_list_reverse (items);
 }
 
-/* Called without pool.lock: ends the items pool_take_stranded() took. */
+/* Called without pool.lock: ends the items pool_take_stranded() took with
+ * @error, which it frees. */
 static void
-pool_fail_items (GList        *items,
-                 const GError *error)
+pool_fail_items (GList  *items,
+                 GError *error)
 {
   for (GList *l = items; l != NULL; l = l->next)
     {
@@ -202,6 +206,7 @@ pool_fail_items (GList        *items,
       item->fail (item, g_error_copy (error));
     }
   g_list_free (items);
+  g_clear_error (&error);
 }
 
 /* Must hold pool.lock. Moves pending items of @group into the run queue while
@@ -316,9 +321,7 @@ syncify_pool_push (SyncifyPoolItem *item)
         pool.last_progress = g_get_monotonic_time ();
       g_queue_push_tail_link (&pool.queue, &item->link);
       pool_wake ();
-      stranded = pool_take_stranded ();
-      if (stranded != NULL)
-        error = g_error_copy (pool.spawn_error);
+      stranded = pool_take_stranded (&error);
     }
   else
     {
@@ -328,10 +331,7 @@ syncify_pool_push (SyncifyPoolItem *item)
   syncify_mutex_unlock (&pool.lock);
 
   if (stranded != NULL)
-    {
-      pool_fail_items (stranded, error);
-      g_error_free (error);
-    }
+    pool_fail_items (stranded, error);
 }
 
 gboolean
@@ -578,17 +578,15 @@ monitor_main (gpointer data)
         {
           if (pool.spawn_error != NULL)
             {
+              GError *error = NULL;
               GList *stranded;
 
               pool_wake ();
-              stranded = pool_take_stranded ();
+              stranded = pool_take_stranded (&error);
               if (stranded != NULL)
                 {
-                  GError *error = g_error_copy (pool.spawn_error);
-
                   syncify_mutex_unlock (&pool.lock);
                   pool_fail_items (stranded, error);
-                  g_error_free (error);
                   syncify_mutex_lock (&pool.lock);
                   continue;
                 }

@@ -836,8 +836,11 @@ test_await_full_cancel (void)
 {
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("client");
   g_autoptr(GError) error = NULL;
-  g_autoptr(TestClient) client = test_client_new (bg, &error);
+  g_autoptr(TestClient) client = NULL;
   gint n_freed = 0;
+
+  test_watchdog_arm (g_test_get_path ());
+  client = test_client_new (bg, &error);
 
   g_assert_no_error (error);
   g_atomic_int_set (&n_full_results_freed, 0);

@@ -128,6 +128,8 @@ test_await_operation_async_threads (void)
   GThread *threads[G_N_ELEMENTS (args)];
   guint n_calls = test_scaled (TEST_FEWER_UNDER_VALGRIND, 200, 20);
 
+  test_watchdog_arm (g_test_get_path ());
+
   for (guint t = 0; t < G_N_ELEMENTS (args); t++)
     {
       memset (&args[t], 0, sizeof args[t]);
@@ -192,6 +194,8 @@ test_checked_start_fails (void)
 {
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("checked");
   SyncifyContext *targets[] = { NULL, bg };
+
+  test_watchdog_arm (g_test_get_path ());
 
   for (guint t = 0; t < G_N_ELEMENTS (targets); t++)
     for (guint mode = 0; mode < 3; mode++)
@@ -288,6 +292,8 @@ test_kept_operation_cancelled (void)
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("kept");
   SyncifyContext *targets[] = { NULL, bg };
 
+  test_watchdog_arm (g_test_get_path ());
+
   for (guint t = 0; t < G_N_ELEMENTS (targets); t++)
     for (guint checked = 0; checked < 2; checked++)
       {
@@ -356,6 +362,8 @@ static void
 test_checked_variant (void)
 {
   g_autoptr(SyncifyContext) bg = syncify_context_new_thread ("variant");
+
+  test_watchdog_arm (g_test_get_path ());
 
   for (guint mode = 0; mode < 4; mode++)
     {
@@ -453,6 +461,8 @@ test_invoke_object (void)
   g_autoptr(GError) error = NULL;
   TestBound *bound;
   GObject *none;
+
+  test_watchdog_arm (g_test_get_path ());
 
   bound = (TestBound *) syncify_context_invoke_object (bg, make_bound, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -621,13 +631,30 @@ run_one_checked_job (SyncifyContext *context)
 /* Jobs that block until the test lets them all go, counting how many run
  * at once. */
 typedef struct {
-  GMutex   lock;
-  GCond    cond;
-  guint    running;
-  guint    max_running;
-  guint    started;
-  gboolean release;
+  GMutex     lock;
+  GCond      cond;         /* signalled when a job starts */
+  guint      running;      /* protected by @lock */
+  guint      max_running;  /* protected by @lock */
+  guint      started;      /* protected by @lock */
+  TestEvent  release;
 } Gate;
+
+static void
+gate_init (Gate *gate)
+{
+  *gate = (Gate) { .started = 0 };
+  g_mutex_init (&gate->lock);
+  g_cond_init (&gate->cond);
+  test_event_init (&gate->release);
+}
+
+static void
+gate_clear (Gate *gate)
+{
+  g_mutex_clear (&gate->lock);
+  g_cond_clear (&gate->cond);
+  test_event_clear (&gate->release);
+}
 
 static gboolean
 gated_checked (GCancellable  *cancellable,
@@ -636,16 +663,17 @@ gated_checked (GCancellable  *cancellable,
                GError       **error)
 {
   Gate *gate = user_data;
-  gint64 deadline = g_get_monotonic_time () + test_watchdog_bound_us ();
 
   g_mutex_lock (&gate->lock);
   gate->running++;
   gate->started++;
   gate->max_running = MAX (gate->max_running, gate->running);
   g_cond_broadcast (&gate->cond);
-  while (!gate->release)
-    if (!g_cond_wait_until (&gate->cond, &gate->lock, deadline) && !gate->release)
-      g_error ("%s: a gated job was never let go", g_test_get_path ());
+  g_mutex_unlock (&gate->lock);
+
+  test_event_wait (&gate->release, "the test to let the gated jobs go");
+
+  g_mutex_lock (&gate->lock);
   gate->running--;
   g_mutex_unlock (&gate->lock);
 
@@ -688,15 +716,6 @@ gate_wait_started (Gate  *gate,
   g_mutex_unlock (&gate->lock);
 }
 
-static void
-gate_release (Gate *gate)
-{
-  g_mutex_lock (&gate->lock);
-  gate->release = TRUE;
-  g_cond_broadcast (&gate->cond);
-  g_mutex_unlock (&gate->lock);
-}
-
 /* The binding entry points' jobs run under a bound of their own while the
  * context's max-workers is 0: the usable processors, at least 2. The
  * property stays as the user set it, the context's C jobs keep the pool's
@@ -710,7 +729,7 @@ test_binding_default_max_workers (void)
   guint upper = MAX (2, g_get_num_processors ());
   guint n_c_jobs = upper + 2;
   guint n_done = 0;
-  Gate gate = { 0, };
+  Gate gate;
 
   test_watchdog_arm (g_test_get_path ());
 
@@ -721,8 +740,7 @@ test_binding_default_max_workers (void)
 
   /* Blocked binding jobs: at most the bound at once (the blocking-job
    * monitor would otherwise add threads for them within milliseconds). */
-  g_mutex_init (&gate.lock);
-  g_cond_init (&gate.cond);
+  gate_init (&gate);
   for (guint i = 0; i < n_binding; i++)
     syncify_context_asyncify_checked (fresh, SYNCIFY_FLAGS_NONE, gated_checked, &gate,
                                       NULL, count_done_cb, &n_done);
@@ -730,45 +748,39 @@ test_binding_default_max_workers (void)
   /* While they hold the binding bound, the context's C jobs still run: all
    * of these block until every one of them has started. */
   {
-    Gate c_gate = { 0, };
+    Gate c_gate;
     guint n_c_done = 0;
 
-    g_mutex_init (&c_gate.lock);
-    g_cond_init (&c_gate.cond);
+    gate_init (&c_gate);
     for (guint i = 0; i < n_c_jobs; i++)
       syncify_context_asyncify (fresh, SYNCIFY_FLAGS_NONE, gated_plain, &c_gate, NULL, NULL,
                                 NULL, count_done_cb, &n_c_done);
     gate_wait_started (&c_gate, n_c_jobs);
-    gate_release (&c_gate);
+    test_event_set (&c_gate.release);
     test_iterate_until_count (NULL, &n_c_done, n_c_jobs);
-    g_mutex_clear (&c_gate.lock);
-    g_cond_clear (&c_gate.cond);
+    gate_clear (&c_gate);
   }
-  gate_release (&gate);
+  test_event_set (&gate.release);
   test_iterate_until_count (NULL, &n_done, n_binding);
   g_assert_cmpuint (gate.started, ==, n_binding);
   g_assert_cmpuint (gate.max_running, >=, 2);
   g_assert_cmpuint (gate.max_running, <=, upper);
   g_test_message ("binding jobs: at most %u at once (bound <= %u)", gate.max_running, upper);
-  g_mutex_clear (&gate.lock);
-  g_cond_clear (&gate.cond);
+  gate_clear (&gate);
 
   /* A bound the user chose bounds the binding jobs too, and is kept. */
   syncify_context_set_max_workers (chosen, 1);
-  gate = (Gate) { 0, };
   n_done = 0;
-  g_mutex_init (&gate.lock);
-  g_cond_init (&gate.cond);
+  gate_init (&gate);
   for (guint i = 0; i < 4; i++)
     syncify_context_asyncify_checked (chosen, SYNCIFY_FLAGS_NONE, gated_checked, &gate,
                                       NULL, count_done_cb, &n_done);
   gate_wait_started (&gate, 1);
-  gate_release (&gate);
+  test_event_set (&gate.release);
   test_iterate_until_count (NULL, &n_done, 4);
   g_assert_cmpuint (gate.max_running, ==, 1);
   g_assert_cmpuint (syncify_context_get_max_workers (chosen), ==, 1);
-  g_mutex_clear (&gate.lock);
-  g_cond_clear (&gate.cond);
+  gate_clear (&gate);
 }
 
 /* ------------------------------------------------------------------------ *

@@ -15,14 +15,12 @@
 
 #include <string.h>
 
-static GThread *main_thread;
 static double   soak_seconds = 2;
 
 /* Every piece of user data: its destroy notify must run exactly once. */
 typedef struct {
   gint   destroyed;     /* (atomic) */
   gint   answered;      /* (atomic): callback or return, exactly once */
-  guint  op;
 } Item;
 
 static gint items_alive;         /* (atomic) made and not yet destroyed */
@@ -37,7 +35,7 @@ static GMutex     all_items_lock;
 static GPtrArray *all_items;
 
 static Item *
-item_new (guint op)
+item_new (void)
 {
   Item *item = g_new0 (Item, 1);
 
@@ -45,7 +43,6 @@ item_new (guint op)
   g_ptr_array_add (all_items, item);
   g_mutex_unlock (&all_items_lock);
 
-  item->op = op;
   g_atomic_int_inc (&items_alive);
   g_atomic_int_inc (&ops_started);
   return item;
@@ -109,8 +106,6 @@ work_func (gpointer       user_data,
  * context, or when cancelled. */
 typedef struct {
   GTask  *task;
-  gulong  handler;
-  guint   timeout_id;
 } SoakOp;
 
 static void
@@ -118,8 +113,6 @@ soak_op_complete (SoakOp *op)
 {
   GTask *task = op->task;
 
-  if (op->handler != 0)
-    g_cancellable_disconnect (g_task_get_cancellable (task), op->handler);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
   g_free (op);
@@ -201,7 +194,7 @@ one_operation (Soak  *soak,
   SyncifyContext *target = soak->contexts[g_random_int_range (0, G_N_ELEMENTS (soak->contexts))];
   g_autoptr(GCancellable) cancellable = g_random_boolean () ? g_cancellable_new () : NULL;
   g_autoptr(GError) error = NULL;
-  Item *item = item_new (op);
+  Item *item = item_new ();
   gpointer value = NULL;
 
   if (cancellable != NULL && g_random_int_range (0, 4) == 0)
@@ -263,11 +256,11 @@ transient_context (Soak *soak)
 
   for (guint i = 0; i < n; i++)
     {
-      Item *item = item_new (0);
+      Item *item = item_new ();
 
       syncify_context_asyncify (bg, SYNCIFY_FLAGS_NONE, work_func, item, item_destroy,
                                 result_free, NULL, async_answer_cb, item);
-      item = item_new (2);
+      item = item_new ();
       syncify_context_call_async (bg, soak_op_start, soak_op_finish, item, item_destroy,
                                   result_free, NULL, async_answer_cb, item);
     }
@@ -355,7 +348,7 @@ test_soak (void)
   for (guint i = 0; i < n_threads; i++)
     threads[i] = g_thread_new ("soak", soak_thread, &soak);
   {
-    Item *item = item_new (0);
+    Item *item = item_new ();
 
     syncify_context_asyncify (soak.contexts[0], SYNCIFY_FLAGS_NONE, soak_worker_job, &soak,
                               NULL, result_free, NULL, async_answer_cb, item);
@@ -430,7 +423,6 @@ main (int    argc,
       }
 
   test_init (&argc, &argv);
-  main_thread = g_thread_self ();
   all_items = g_ptr_array_new_with_free_func (g_free);
   g_test_add_func ("/syncify/soak/mix", test_soak);
 

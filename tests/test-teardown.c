@@ -121,6 +121,8 @@ test_teardown_background (gconstpointer from_data)
   GThread *bg_thread;
   Record r;
 
+  test_watchdog_arm (g_test_get_path ());
+
   record_init (&r);
   r.bg_main = syncify_context_get_main_context (ctx);
   bg_thread = syncify_context_invoke_sync (ctx, self_thread, NULL, NULL, NULL);
@@ -243,9 +245,12 @@ static void
 test_teardown_with_work_pending (void)
 {
   SyncifyContext *ctx = syncify_context_new_thread ("busy");
-  GThread *bg_thread = syncify_context_invoke_sync (ctx, self_thread, NULL, NULL, NULL);
+  GThread *bg_thread;
   Record r;
   Pending p = { &r, 0, 0, NULL };
+
+  test_watchdog_arm (g_test_get_path ());
+  bg_thread = syncify_context_invoke_sync (ctx, self_thread, NULL, NULL, NULL);
 
   record_init (&r);
   r.bg_main = syncify_context_get_main_context (ctx);

@@ -45,7 +45,6 @@ typedef struct {
   SyncifyThread   *creator;  /* the thread that wrapped the context; valid while
                               * its serial is creator_serial (registry lock) */
   guint64          creator_serial;
-  GMainContext    *main_context; /* not owned */
 } SyncifyOwnerRecord;
 
 struct _SyncifyThread
@@ -59,7 +58,7 @@ struct _SyncifyThread
 #endif
 
   /* Protected by the registry lock. */
-  GList             link;            /* in the list of all threads */
+  GList             link;            /* in the free list, once its thread exited */
   GList             blocked_link;    /* in the list of blocked threads */
   SyncifyWaitState  wait;
   GQueue            owned;           /* SyncifyOwnerRecord of the contexts it owns */

@@ -19,12 +19,10 @@
 
 #include "syncify-thread-private.h"
 
-/* Every thread that has used the library. Thread states are never freed: a
- * thread that exits returns its state to free_threads for the next thread,
- * so a late signal or a stale pointer in a wait state never touches freed
- * memory. */
+/* Thread states are never freed: a thread that exits returns its state to
+ * free_threads for the next thread, so a late signal or a stale pointer in
+ * a wait state never touches freed memory. */
 static GMutex      registry_lock;
-static GQueue      registry_threads = G_QUEUE_INIT;  /* SyncifyThread, via link */
 static GQueue      free_threads = G_QUEUE_INIT;      /* SyncifyThread, via link */
 static guint64     thread_serial;                     /* the last SyncifyThread.serial */
 /* The default context's record, if it is wrapped: while it has an owner,
@@ -141,7 +139,6 @@ syncify_thread_self (void)
   thread->link.data = thread;
   syncify_mutex_lock (&registry_lock);
   thread->serial = ++thread_serial;
-  g_queue_push_tail_link (&registry_threads, &thread->link);
   syncify_mutex_unlock (&registry_lock);
 
   g_private_set (&thread_key, thread);
@@ -160,7 +157,6 @@ syncify_thread_free (gpointer data)
   thread_cache = NULL;
 
   syncify_mutex_lock (&registry_lock);
-  g_queue_unlink (&registry_threads, &thread->link);
   private_context = g_steal_pointer (&thread->private_context);
   /* A thread that exits iterates nothing any more, and holds nothing. */
   thread->serial = 0;
@@ -206,7 +202,6 @@ syncify_owner_record_init (SyncifyOwnerRecord *record,
   SyncifyThread *creator = syncify_thread_self ();
 
   record->owner = NULL;
-  record->main_context = main_context;
   record->link = (GList) { .data = record };
   syncify_mutex_lock (&registry_lock);
   record->creator = creator;

@@ -203,6 +203,23 @@ step_failed () {
   FAILED_STEPS+=("$label" "$log" "$what")
 }
 
+# record_run LABEL OK FAIL JSON: a suite's results, into the totals.
+record_run () {
+  local label=$1 ok=$2 fail=$3 json=$4
+  if [ "$fail" -ne 0 ]; then FAILED_LOGS+=("$json" "$label"); fi
+  TOTAL_OK=$((TOTAL_OK + ok))
+  TOTAL_FAIL=$((TOTAL_FAIL + fail))
+  RUNS+=("$label: $ok passed, $fail failed")
+}
+
+# write_result LABEL OK FAIL WHERE: inside the Debian 13 root, a line of the
+# result file the outer run reads (nothing otherwise).
+write_result () {
+  if [ -n "$RESULT_FILE" ]; then
+    printf '%s %s %s %s\n' "$@" >> "$RESULT_FILE"
+  fi
+}
+
 # run_suite BUILDDIR LABEL [meson test options...]
 run_suite () {
   local dir=$1 label=$2; shift 2
@@ -225,13 +242,8 @@ run_suite () {
   fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $2} END {print s+0}' "$log")
   ok=${ok:-0}
   if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
-  if [ "$fail" -ne 0 ]; then FAILED_LOGS+=("$json" "$label"); fi
-  TOTAL_OK=$((TOTAL_OK + ok))
-  TOTAL_FAIL=$((TOTAL_FAIL + fail))
-  RUNS+=("$label: $ok passed, $fail failed")
-  if [ -n "$RESULT_FILE" ]; then
-    printf '%s %s %s %s\n' "$label" "$ok" "$fail" "$(readlink -f "$json")" >> "$RESULT_FILE"
-  fi
+  record_run "$label" "$ok" "$fail" "$json"
+  write_result "$label" "$ok" "$fail" "$(readlink -f "$json")"
 }
 
 # build_and_run_plain: the -Dwerror build and the plain suite, in BUILDDIR.
@@ -250,10 +262,8 @@ build_and_run_plain () {
     rm -f "$log"
     step_failed "${PLATFORM:+$PLATFORM-}build" "$(readlink -f "$BUILDDIR/meson-logs/build-failed.txt")" \
       "the -Dwerror=true build failed"
-    if [ -n "$RESULT_FILE" ]; then
-      printf '%s %s %s %s\n' "${PLATFORM:+$PLATFORM-}build" 0 1 \
-        "build:$(readlink -f "$BUILDDIR/meson-logs/build-failed.txt")" >> "$RESULT_FILE"
-    fi
+    write_result "${PLATFORM:+$PLATFORM-}build" 0 1 \
+      "build:$(readlink -f "$BUILDDIR/meson-logs/build-failed.txt")"
     return 1
   fi
   rm -f "$log"
@@ -332,10 +342,22 @@ trixie_unmount () {
     fi
   done
   for ((i = ${#TRIXIE_MOUNTS[@]} - 1; i >= 0; i--)); do
-    as_root umount "${TRIXIE_MOUNTS[i]}" 2>/dev/null \
-      || as_root umount -l "${TRIXIE_MOUNTS[i]}" 2>/dev/null || true
+    umount_quietly "${TRIXIE_MOUNTS[i]}"
   done
   TRIXIE_MOUNTS=()
+}
+
+# umount_quietly DIR: unmount, lazily if it is busy; never fails.
+umount_quietly () {
+  as_root umount "$1" 2>/dev/null || as_root umount -l "$1" 2>/dev/null || true
+}
+
+# The end of run_trixie, whichever way it ends: unmount what it mounted,
+# drop its traps, release the cache lock (its caller's lock_fd).
+trixie_leave () {
+  trixie_unmount
+  trap - EXIT INT TERM
+  exec {lock_fd}>&-
 }
 
 # Is anything mounted at or below DIR?
@@ -348,7 +370,7 @@ trixie_mount () {
   local r=$TRIXIE_ROOT m
   # Mounts left by an earlier run that was killed: they are this script's.
   for m in $(awk -v d="$r" 'index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-    as_root umount "$m" 2>/dev/null || as_root umount -l "$m" 2>/dev/null || true
+    umount_quietly "$m"
   done
   as_root mount -t proc proc "$r/proc" && TRIXIE_MOUNTS+=("$r/proc")
   as_root mount -t sysfs sysfs "$r/sys" && TRIXIE_MOUNTS+=("$r/sys")
@@ -386,7 +408,7 @@ run_trixie () {
   mirror=$(host_mirror)
   if [ -z "$mirror" ]; then
     step_failed debian13-setup /dev/null "no Debian mirror in the host's apt sources; set SYNCIFY_DEBIAN_MIRROR"
-    exec {lock_fd}>&-
+    trixie_leave
     return 0
   fi
   packages=$(packages_for 13 plain | sort | tr '\n' ' ')
@@ -403,8 +425,7 @@ run_trixie () {
     for d in "$TRIXIE_ROOT" "$TRIXIE_ROOT.new"; do
       if mounted_below "$d"; then
         step_failed debian13-setup /dev/null "something is still mounted below $d; not removing it"
-        trap - EXIT INT TERM
-        exec {lock_fd}>&-
+        trixie_leave
         return 0
       fi
     done
@@ -414,8 +435,7 @@ run_trixie () {
         > "$TRIXIE_CACHE/debootstrap.log" 2>&1; then
       tail -20 "$TRIXIE_CACHE/debootstrap.log"
       step_failed debian13-setup "$TRIXIE_CACHE/debootstrap.log" "debootstrap failed"
-      trap - EXIT INT TERM
-      exec {lock_fd}>&-
+      trixie_leave
       return 0
     fi
     as_root mv "$TRIXIE_ROOT.new" "$TRIXIE_ROOT"
@@ -441,9 +461,7 @@ run_trixie () {
     if ! in_trixie bash /src/syncify-glib/tests/run.sh deps 2>&1 \
         | as_root tee "$TRIXIE_CACHE/packages.log" | grep '^== '; then
       step_failed debian13-setup "$TRIXIE_CACHE/packages.log" "installing the packages failed"
-      trixie_unmount
-      trap - EXIT INT TERM
-      exec {lock_fd}>&-
+      trixie_leave
       return 0
     fi
     echo "$wanted" | as_root tee "$TRIXIE_CACHE/stamp" >/dev/null
@@ -462,9 +480,7 @@ run_trixie () {
     SYNCIFY_BUILDDIR="$TRIXIE_BUILD/build" SYNCIFY_RESULT_FILE="$TRIXIE_BUILD/result.txt" \
     bash /src/syncify-glib/tests/run.sh test 2>&1 | as_root tee "$log" || true
 
-  trixie_unmount
-  trap - EXIT INT TERM
-  exec {lock_fd}>&-
+  trixie_leave
   echo "== debian13: done in $((SECONDS - started)) s"
 
   # 4. Its results, into the totals.
@@ -479,10 +495,7 @@ run_trixie () {
         step_failed "$label" "$TRIXIE_ROOT${json#build:}" "the -Dwerror=true build failed"
         ;;
       *)
-        TOTAL_OK=$((TOTAL_OK + ok))
-        TOTAL_FAIL=$((TOTAL_FAIL + fail))
-        RUNS+=("$label: $ok passed, $fail failed")
-        if [ "$fail" -ne 0 ]; then FAILED_LOGS+=("$TRIXIE_ROOT$json" "$label"); fi
+        record_run "$label" "$ok" "$fail" "$TRIXIE_ROOT$json"
         ;;
     esac
   done < "$TRIXIE_ROOT$TRIXIE_BUILD/result.txt"

@@ -265,13 +265,9 @@ class TestAsyncify(SyncifyTestCase):
             except GLib.Error as e:
                 results.append(e)
 
-        saved = sys.stderr
-        sys.stderr = captured = io.StringIO()
-        try:
+        with contextlib.redirect_stderr(io.StringIO()) as captured:
             RawSyncify.Context.asyncify_variant(raw, Syncify.Flags.NONE, work, (None,), None, done)
             self.run_loop(lambda: results)
-        finally:
-            sys.stderr = saved
         self.assertTrue(is_error(results[0], Gio.io_error_quark(), Gio.IOErrorEnum.FAILED),
                         results[0])
         self.assertIn('no value and no error', results[0].message)
@@ -1026,13 +1022,9 @@ class TestChecked(SyncifyTestCase):
         self.assertTrue(self.failed(cm.exception), cm.exception)
         self.assertIn('ValueError: not a GLib.Error', cm.exception.message)
         # The raw typelib: PyGObject prints the exception, the call fails.
-        saved = sys.stderr
-        sys.stderr = captured = io.StringIO()
-        try:
+        with contextlib.redirect_stderr(io.StringIO()) as captured:
             with self.assertRaises(GLib.Error) as cm:
                 RawSyncify.Context.invoke_checked(bg, raises, None)
-        finally:
-            sys.stderr = saved
         self.assertTrue(self.failed(cm.exception), cm.exception)
         self.assertIn('ValueError', captured.getvalue())
         with self.assertRaises(GLib.Error) as cm:
@@ -1081,15 +1073,11 @@ class TestChecked(SyncifyTestCase):
             return True, GLib.Variant('i', data * 2)
 
         raw = RawSyncify.Context.asyncify_checked
-        saved = sys.stderr
-        sys.stderr = captured = io.StringIO()
-        try:
+        with contextlib.redirect_stderr(io.StringIO()) as captured:
             raw(self.default, Syncify.Flags.NONE, work, (21,), None, done, 'x')
             self.run_loop(lambda: len(outcomes) == 1)
             raw(self.default, Syncify.Flags.NONE, work, 7, None, done)
             self.run_loop(lambda: len(outcomes) == 2)
-        finally:
-            sys.stderr = saved
         self.assertEqual(outcomes[0][0], 'ok', outcomes)
         self.assertEqual(outcomes[0][1].unpack(), 42)
         self.assertEqual(outcomes[0][2], ('x',))
@@ -1128,9 +1116,7 @@ class TestChecked(SyncifyTestCase):
         return start
 
     def test_start_raises_private(self):
-        saved = sys.stderr
-        sys.stderr = io.StringIO()
-        try:
+        with contextlib.redirect_stderr(io.StringIO()):
             for exception in (ValueError('start failed'),
                               GLib.Error.new_literal(Gio.io_error_quark(), 'no such thing',
                                                      Gio.IOErrorEnum.NOT_FOUND)):
@@ -1141,8 +1127,6 @@ class TestChecked(SyncifyTestCase):
                                              Gio.IOErrorEnum.NOT_FOUND), cm.exception)
                 else:
                     self.assertTrue(self.failed(cm.exception), cm.exception)
-        finally:
-            sys.stderr = saved
         # The next call on this thread works (and drops the abandoned results).
         result = self.default.await_checked(
             ALLOW_PRIVATE, lambda op, c, d: self.file.load_contents_async(c, op.complete) or True,
@@ -1152,13 +1136,9 @@ class TestChecked(SyncifyTestCase):
     def test_start_raises_on_background(self):
         bg = Syncify.Context.new_thread('py-start')
         self.addCleanup(bg.shutdown)
-        saved = sys.stderr
-        sys.stderr = io.StringIO()
-        try:
+        with contextlib.redirect_stderr(io.StringIO()):
             with self.assertRaises(GLib.Error) as cm:
                 bg.await_checked(Syncify.Flags.NONE, self.raising_start(KeyError('k')), None)
-        finally:
-            sys.stderr = saved
         self.assertTrue(self.failed(cm.exception), cm.exception)
 
         outcomes = []
@@ -1169,13 +1149,10 @@ class TestChecked(SyncifyTestCase):
             except GLib.Error as e:
                 outcomes.append(e)
 
-        sys.stderr = io.StringIO()
-        try:
+        with contextlib.redirect_stderr(io.StringIO()):
             bg.await_checked_async(self.raising_start(ValueError('v'), start_call=False),
                                    None, None, done)
             self.run_loop(lambda: outcomes)
-        finally:
-            sys.stderr = saved
         self.assertTrue(self.failed(outcomes[0]), outcomes[0])
 
     def test_old_form_start_raises_fails_at_once(self):
@@ -1217,14 +1194,10 @@ class TestChecked(SyncifyTestCase):
             source.attach(here)
             raise ValueError('start failed, operation kept by the traceback')
 
-        saved = sys.stderr
-        sys.stderr = io.StringIO()
-        try:
+        with contextlib.redirect_stderr(io.StringIO()):
             with self.assertRaises(GLib.Error) as cm:
                 RawSyncify.Context.await_operation(self.default, ALLOW_PRIVATE, start, None,
                                                    cancellable)
-        finally:
-            sys.stderr = saved
         self.assertTrue(is_error(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED),
                         cm.exception)
 

@@ -177,10 +177,9 @@ test_gtk_window_iteration (void)
   Race race = { 0, };
   g_autoptr(GMainContext) other_mc = g_main_context_new ();
   g_autoptr(SyncifyContext) other = syncify_context_new (other_mc);
-  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
   GThread *threads[N_THREADS / 2];
 
-  race.rounds = scale != NULL && g_ascii_strtoll (scale, NULL, 10) > 1 ? 300 : 20000;
+  race.rounds = test_scaled (TEST_FEWER_WHEN_SCALED, 20000, 300);
 
   window = gtk_window_new ();
   label = gtk_label_new ("waiting");

@@ -51,13 +51,19 @@ test_watchdog_thread (gpointer data)
   return NULL;
 }
 
+/* SYNCIFY_TEST_TIMEOUT_SCALE, at least 1 (set by the slow setups). */
+static inline gint64
+test_timeout_scale (void)
+{
+  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
+
+  return MAX (scale != NULL ? g_ascii_strtoll (scale, NULL, 10) : 1, 1);
+}
+
 static inline gint64
 test_watchdog_bound_us (void)
 {
-  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
-  gint64 s = scale ? g_ascii_strtoll (scale, NULL, 10) : 1;
-
-  return (gint64) TEST_WATCHDOG_SECONDS * MAX (s, 1) * G_USEC_PER_SEC;
+  return (gint64) TEST_WATCHDOG_SECONDS * test_timeout_scale () * G_USEC_PER_SEC;
 }
 
 /* (Re)arms the watchdog for the current test: call it at the start of each
@@ -118,13 +124,11 @@ test_scaled (TestFewerWhen when,
              guint         full,
              guint         fewer)
 {
-  const char *scale = g_getenv ("SYNCIFY_TEST_TIMEOUT_SCALE");
-
   if ((when & TEST_FEWER_UNDER_VALGRIND) && g_getenv ("SYNCIFY_UNDER_VALGRIND") != NULL)
     return fewer;
   if ((when & TEST_FEWER_WHEN_QUICK) && g_getenv ("SYNCIFY_TEST_QUICK") != NULL)
     return fewer;
-  if ((when & TEST_FEWER_WHEN_SCALED) && scale != NULL && g_ascii_strtoll (scale, NULL, 10) > 1)
+  if ((when & TEST_FEWER_WHEN_SCALED) && test_timeout_scale () > 1)
     return fewer;
   return full;
 }

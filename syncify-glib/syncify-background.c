@@ -112,7 +112,7 @@ syncify_background_join (GThread      *thread,
    * operation there that pushes back to a context this thread owns fails
    * with WOULD_DEADLOCK instead of hanging. */
   me = syncify_thread_self ();
-  if (!syncify_block_begin (me, SYNCIFY_WAIT_PUSH, main_context, node, &saved, &error))
+  if (!syncify_block_begin (me, SYNCIFY_WAIT_PUSH, main_context, node, NULL, &saved, &error))
     {
       /* Its thread is already blocked on us: joining would hang. Let it
        * finish and exit on its own. */

@@ -300,19 +300,20 @@ push_and_wait (SyncifyContext  *self,
   gboolean withdrawable = call->cancellable != NULL &&
                           call->cancellable != self->cancel->shutdown;
 
-  if (!syncify_block_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, &self->node,
-                            &saved, error))
-    return NULL;
-
-  syncify_pool_block_begin ();
-  /* An owner blocked in the library serves this call only when its own
-   * wait ends, which may need jobs that need this worker's slot. */
-  if (thread->wait.owner_blocked)
-    syncify_pool_lend_current ();
-
   call->item.run = call_run;
   call->item.waiter = thread;
+  g_atomic_int_set (&call->item.state, SYNCIFY_ITEM_IDLE);
+  /* Held until the wait ends: the wait looks at its owner record. */
   call->inbox = syncify_inbox_ref (self->inbox);
+
+  if (!syncify_block_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, &self->node,
+                            &call->item, &saved, error))
+    {
+      g_clear_pointer (&call->inbox, syncify_inbox_unref);
+      return NULL;
+    }
+
+  syncify_pool_block_begin ();
   call->cancel = syncify_cancel_set_ref (self->cancel);
   call->bg = self->bg;
   call->result = NULL;
@@ -320,13 +321,21 @@ push_and_wait (SyncifyContext  *self,
 
   if (!syncify_inbox_push (call->inbox, &call->item))
     {
-      g_clear_pointer (&call->inbox, syncify_inbox_unref);
       g_clear_pointer (&call->cancel, syncify_cancel_set_unref);
       syncify_pool_block_end ();
       syncify_wait_end (thread, &saved);
+      g_clear_pointer (&call->inbox, syncify_inbox_unref);
       syncify_context_set_closed_error (self, error);
       return NULL;
     }
+
+  /* An owner blocked in the library serves this call only when its own
+   * wait ends, which may need jobs that need this worker's slot. Checked
+   * once the call is queued: an owner that blocks from now on lends this
+   * worker's slot itself (it walks the calls queued to what it owns), one
+   * that blocked before is seen blocked here. */
+  if (syncify_wait_owner_blocked (thread))
+    syncify_pool_lend_current ();
 
   /* Withdraw the call if cancelled while queued. (Shutdown withdraws queued
    * calls itself: no handler on the shared shutdown cancellable.) */
@@ -340,11 +349,11 @@ push_and_wait (SyncifyContext  *self,
 
   if (handler != 0)
     g_cancellable_disconnect (call->cancellable, handler);
-  g_clear_pointer (&call->inbox, syncify_inbox_unref);
   g_clear_pointer (&call->cancel, syncify_cancel_set_unref);
 
   syncify_pool_block_end ();
   syncify_wait_end (thread, &saved);
+  g_clear_pointer (&call->inbox, syncify_inbox_unref);
 
   if (call->error != NULL)
     {

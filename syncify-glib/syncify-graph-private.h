@@ -45,27 +45,39 @@ void     syncify_graph_deliverer_remove (SyncifyThread *worker,
  * a PUSH wait, else NULL), unless that closes a cycle in the wait-for
  * graph, in which case it sets @error (with the cycle spelled out) and
  * registers nothing. @saved receives the previous state, to hand back to
- * syncify_wait_end(). Costs the length of the chain of blocked threads it
- * follows, whatever the number of others. @thread need not be the calling
- * thread. */
+ * syncify_wait_end(). When the owner of what @thread waits on is not
+ * blocked, it takes no global lock; otherwise it costs the length of the
+ * chain of blocked threads it follows, whatever the number of others.
+ * @thread is the calling thread (or, in unit tests, a state no thread
+ * uses). A PUSH wait's caller keeps @node's owner record alive until its
+ * wait ends. */
 gboolean syncify_wait_begin (SyncifyThread    *thread,
                              SyncifyWaitKind   kind,
                              GMainContext     *target,
                              SyncifyNode      *node,
                              SyncifyWaitState *saved,
                              GError          **error);
-/* The same, and once registered, still under the registry lock (which
- * @owned_func must not take), calls @owned_func on each SyncifyOwnerRecord
- * @thread owns. */
+/* The same, and:
+ * - @done_word (nullable): for a PUSH wait, once *@done_word equals
+ *   @done_value the wait is answered and waits on nobody any more (the
+ *   word lives as long as the wait);
+ * - once registered, calls @owned_func on each SyncifyOwnerRecord @thread
+ *   owns, under @thread's state lock (it may take an inbox's lock and the
+ *   pool's, nothing else of the library). */
 gboolean syncify_wait_begin_full (SyncifyThread    *thread,
                                   SyncifyWaitKind   kind,
                                   GMainContext     *target,
                                   SyncifyNode      *node,
+                                  const gint       *done_word,
+                                  gint              done_value,
                                   GFunc             owned_func,
                                   gpointer          owned_data,
                                   SyncifyWaitState *saved,
                                   GError          **error);
 void     syncify_wait_end   (SyncifyThread    *thread,
                              SyncifyWaitState *saved);
+/* Whether the owner of what the calling @thread's PUSH wait is on is
+ * blocked in the library, as seen when the wait began or now. */
+gboolean syncify_wait_owner_blocked (SyncifyThread *thread);
 
 G_END_DECLS

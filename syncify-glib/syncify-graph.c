@@ -18,15 +18,28 @@
  *   owner record), if that thread is itself blocked;
  * - in a PRIVATE wait: to each worker running a job that delivers to its
  *   private context (the deliverer index).
- * A cycle search follows these edges from the thread about to block and
- * marks the threads it visits with its own serial number: it costs the part
- * of the graph reachable from that thread (for PUSH waits, the length of the
- * chain), never the number of other blocked threads, and no dead end can
- * hide a cycle.
+ * A PUSH wait that is answered (its done word says so) has no edge.
  *
- * Everything here is protected by the registry lock (syncify-thread.c). */
+ * A thread about to block publishes its wait state under its own state
+ * lock, sets its blocked word, then reads the blocked word of the owner of
+ * what it waits on. If that owner is not blocked (the common case), no
+ * cycle can pass through this thread yet, and it blocks without taking the
+ * registry lock: any thread that later closes a cycle through it sees it
+ * blocked (both sides store their word before they load the other's) and
+ * searches. Otherwise it searches, under the registry lock, which also
+ * keeps every owner record still. The search follows the edges from the
+ * thread about to block and marks the threads it visits with its own serial
+ * number: it costs the part of the graph reachable from that thread (for
+ * PUSH waits, the length of the chain), never the number of other blocked
+ * threads, and no dead end can hide a cycle. Threads on the way are read
+ * one by one under their state locks while they may change; a cycle found
+ * is checked again (every wait on it still the one read, by its serial)
+ * before it is reported, so that it existed at one moment, all of it.
+ *
+ * The indexes below are protected by the registry lock (syncify-thread.c). */
 static GQueue      registry_blocked = G_QUEUE_INIT;  /* SyncifyThread, via blocked_link:
-                                                      * those with a wait state */
+                                                      * those blocked while holding
+                                                      * the default context */
 static GQueue      registry_nodes = G_QUEUE_INIT;    /* SyncifyNode, via link */
 /* GMainContext (a thread's private context) -> GQueue of the workers running
  * a job that delivers to it (via their deliver_link) */
@@ -83,18 +96,13 @@ syncify_graph_add_node (SyncifyNode *node)
 void
 syncify_graph_remove_node (SyncifyNode *node)
 {
+  /* A waiter need not hold a reference on the context it waits on: its
+   * call may be answered, and the context finalized, before the waiter
+   * ends its wait. Its wait keeps what searches follow (the owner record,
+   * in the inbox it holds) and uses the node only as a hint, looked up
+   * here. */
   syncify_registry_lock ();
   g_queue_unlink (&registry_nodes, &node->link);
-  /* A waiter need not hold a reference on the context it waited on: its
-   * call may be answered, and the context finalized, before the waiter
-   * ends its wait. Searches must not follow it there any more. */
-  for (GList *l = registry_blocked.head; l != NULL; l = l->next)
-    {
-      SyncifyThread *t = l->data;
-
-      if (t->wait.node == node)
-        t->wait.node = NULL;
-    }
   syncify_registry_unlock ();
 }
 
@@ -154,18 +162,25 @@ syncify_graph_deliverer_remove (SyncifyThread *worker,
   syncify_registry_unlock ();
 }
 
-/* Must hold registry_lock. How a GMainContext is named in messages. */
+/* Must hold registry_lock. How a GMainContext is named in messages: by
+ * @hint (not dereferenced unless it is a live node), else by the first live
+ * node wrapping it. Only on the error path: it may cost the number of live
+ * contexts. */
 static char *
-describe_main_context (GMainContext *main_context,
-                       SyncifyNode  *hint)
+describe_main_context (GMainContext      *main_context,
+                       const SyncifyNode *hint)
 {
-  if (hint != NULL && hint->main_context == main_context)
-    return syncify_node_describe (hint);
+  for (GList *l = hint != NULL ? registry_nodes.head : NULL; l != NULL; l = l->next)
+    {
+      SyncifyNode *node = l->data;
+
+      if (node == hint && node->main_context == main_context)
+        return syncify_node_describe (node);
+    }
 
   if (main_context == g_main_context_default ())
     return g_strdup (_("the default context"));
 
-  /* Only on the error path: it may cost the number of live contexts. */
   for (GList *l = registry_nodes.head; l != NULL; l = l->next)
     {
       SyncifyNode *node = l->data;
@@ -177,18 +192,63 @@ describe_main_context (GMainContext *main_context,
   return g_strdup_printf (_("context %p"), (gpointer) main_context);
 }
 
-/* Must hold registry_lock. The owner of what @wait pushes to, if it is
- * itself blocked in the library. */
-static SyncifyThread *
-blocked_owner (const SyncifyWaitState *wait)
+/* Whether @wait (a PUSH wait) has been answered: it then waits on nobody.
+ * Its done word lives as long as the wait (on the waiter's stack): read by
+ * the waiter, or under its state lock. */
+static inline gboolean
+wait_answered (const SyncifyWaitState *wait)
 {
-  SyncifyOwnerRecord *record;
+  return wait->done_word != NULL &&
+         g_atomic_int_get ((gint *) wait->done_word) == wait->done_value;
+}
+
+static SyncifyThread *blocked_owner (const SyncifyWaitState *wait,
+                                     SyncifyThread          *locked);
+
+/* What the search reads of a thread: its wait state, and for a PUSH wait
+ * the thread it waits on, all under its state lock (what the wait points
+ * to lives as long as the wait). Must hold registry_lock. */
+typedef struct {
+  SyncifyWaitState  wait;
+  guint64           serial;
+  SyncifyThread    *owner;   /* PUSH: the blocked owner of its target, if any */
+} Snapshot;
+
+static void
+snapshot_take (SyncifyThread *thread,
+               Snapshot      *snap)
+{
+  syncify_mutex_lock (&thread->state_lock);
+  snap->wait = thread->wait;
+  snap->serial = thread->wait_serial;
+  snap->owner = blocked_owner (&thread->wait, thread);
+  syncify_mutex_unlock (&thread->state_lock);
+}
+
+static guint64
+wait_serial_get (SyncifyThread *thread)
+{
+  guint64 serial;
+
+  syncify_mutex_lock (&thread->state_lock);
+  serial = thread->wait_serial;
+  syncify_mutex_unlock (&thread->state_lock);
+  return serial;
+}
+
+/* Must hold registry_lock, and, unless @wait is the calling thread's own,
+ * the waiter's state lock (then @locked is the waiter). The owner of what
+ * @wait pushes to, if it is itself blocked in the library. */
+static SyncifyThread *
+blocked_owner (const SyncifyWaitState *wait,
+               SyncifyThread          *locked)
+{
+  SyncifyOwnerRecord *record = wait->record;
   SyncifyThread *owner = NULL;
 
-  if (wait->node == NULL)
+  if (wait->kind != SYNCIFY_WAIT_PUSH || wait_answered (wait))
     return NULL;
 
-  record = wait->node->record;
   if (record != NULL)
     owner = g_atomic_pointer_get (&record->owner);
 
@@ -203,11 +263,22 @@ blocked_owner (const SyncifyWaitState *wait)
        * every live context on every blocking call). */
       if (wait->target == g_main_context_default ())
         {
+          /* (Under the registry lock, only one thread holds two state
+           * locks at once.) */
           for (GList *l = registry_blocked.head; l != NULL; l = l->next)
             {
               SyncifyThread *t = l->data;
+              gboolean owns;
 
-              if (t->wait.owns_default)
+              if (t == locked)
+                owns = t->wait.owns_default;
+              else
+                {
+                  syncify_mutex_lock (&t->state_lock);
+                  owns = t->wait.owns_default;
+                  syncify_mutex_unlock (&t->state_lock);
+                }
+              if (owns)
                 return t;
             }
           return NULL;
@@ -215,13 +286,16 @@ blocked_owner (const SyncifyWaitState *wait)
 
       /* (A background context is only ever held by its own thread, which
        * is about to iterate it.) */
-      if (wait->node->background)
+      if (wait->background)
         return NULL;
       if (record == NULL || record->creator == NULL ||
           record->creator->serial != record->creator_serial ||
-          record->creator->wait.kind == SYNCIFY_WAIT_NONE)
+          !g_atomic_int_get (&record->creator->blocked))
         return NULL;
-      /* Held by anyone at all? */
+      /* Held by anyone at all? (The main context is alive: a context
+       * answers its queued calls before it goes, and removes its node,
+       * under the registry lock held here, before it drops its main
+       * context; a running call has an owner.) */
       if (g_main_context_acquire (wait->target))
         {
           g_main_context_release (wait->target);
@@ -230,16 +304,18 @@ blocked_owner (const SyncifyWaitState *wait)
       return record->creator;
     }
 
-  return owner->wait.kind != SYNCIFY_WAIT_NONE ? owner : NULL;
+  return g_atomic_int_get (&owner->blocked) ? owner : NULL;
 }
 
 typedef struct {
-  SyncifyThread *from;
-  SyncifyThread *to;
+  SyncifyThread    *from;
+  SyncifyThread    *to;
+  SyncifyWaitState  wait;     /* @from's, as read */
+  guint64           serial;   /* of @from's wait, as read */
 } Edge;
 
 /* A search allocates nothing for paths up to this length. */
-#define INLINE_PATH 32
+#define INLINE_PATH 16
 
 typedef struct {
   guint64 serial;
@@ -267,9 +343,10 @@ search_clear (Search *s)
 }
 
 static void
-search_push_edge (Search        *s,
-                  SyncifyThread *from,
-                  SyncifyThread *to)
+search_push_edge (Search         *s,
+                  SyncifyThread  *from,
+                  const Snapshot *snap,
+                  SyncifyThread  *to)
 {
   if G_UNLIKELY (s->n_path == s->size)
     {
@@ -281,51 +358,92 @@ search_push_edge (Search        *s,
       s->path = bigger;
       s->size *= 2;
     }
-  s->path[s->n_path++] = (Edge) { .from = from, .to = to };
+  s->path[s->n_path++] = (Edge) { .from = from, .to = to,
+                                  .wait = snap->wait, .serial = snap->serial };
 }
 
-/* Must hold registry_lock. Depth-first search for a path from @from back to
- * @goal, visiting each thread at most once; on success the path holds its
- * edges in order. */
+/* Must hold registry_lock. Depth-first search for a path from @from (whose
+ * wait is @snap) back to @goal, visiting each thread at most once; on
+ * success the path holds its edges in order. */
 static gboolean
-find_path (SyncifyThread *from,
-           SyncifyThread *goal,
-           Search        *s)
+find_path (SyncifyThread  *from,
+           const Snapshot *snap,
+           SyncifyThread  *goal,
+           Search         *s)
 {
   if (from->search_mark == s->serial)
     return FALSE;
   from->search_mark = s->serial;
 
-  if (from->wait.kind == SYNCIFY_WAIT_PUSH)
+  if (snap->wait.kind == SYNCIFY_WAIT_PUSH)
     {
-      SyncifyThread *owner = blocked_owner (&from->wait);
+      SyncifyThread *owner = snap->owner;
 
       if (owner != NULL && owner != from)
         {
-          search_push_edge (s, from, owner);
-          if (owner == goal || find_path (owner, goal, s))
+          Snapshot next;
+
+          snapshot_take (owner, &next);
+          search_push_edge (s, from, snap, owner);
+          if (owner == goal || find_path (owner, &next, goal, s))
             return TRUE;
           s->n_path--;
         }
     }
-  else if (from->wait.kind == SYNCIFY_WAIT_PRIVATE && registry_deliverers != NULL)
+  else if (snap->wait.kind == SYNCIFY_WAIT_PRIVATE && registry_deliverers != NULL)
     {
-      GQueue *workers = g_hash_table_lookup (registry_deliverers, from->wait.target);
+      GQueue *workers = g_hash_table_lookup (registry_deliverers, snap->wait.target);
 
       for (GList *l = workers != NULL ? workers->head : NULL; l != NULL; l = l->next)
         {
           SyncifyThread *worker = l->data;
+          Snapshot next;
 
           if (worker == from)
             continue;
-          search_push_edge (s, from, worker);
-          if (worker == goal || find_path (worker, goal, s))
+          snapshot_take (worker, &next);
+          search_push_edge (s, from, snap, worker);
+          if (worker == goal || find_path (worker, &next, goal, s))
             return TRUE;
           s->n_path--;
         }
     }
 
   return FALSE;
+}
+
+/* Must hold registry_lock. Whether every wait on the path found is still
+ * the one read: the owners cannot change under the registry lock, so the
+ * whole cycle exists now. */
+static gboolean
+path_still_holds (const Search *s)
+{
+  for (guint i = 0; i < s->n_path; i++)
+    if (wait_serial_get (s->path[i].from) != s->path[i].serial)
+      return FALSE;
+  return TRUE;
+}
+
+/* Must hold registry_lock. Whether @thread, about to block as its wait
+ * says, closes a cycle; if so, @s holds it. */
+static gboolean
+closes_cycle (SyncifyThread *thread,
+              Search        *s)
+{
+  for (;;)
+    {
+      Snapshot snap;
+
+      snapshot_take (thread, &snap);
+      search_init (s);
+      if (!find_path (thread, &snap, thread, s))
+        return FALSE;
+      if (path_still_holds (s))
+        return TRUE;
+      /* A wait on it ended, or began anew, while it was read: look again.
+       * Each round means that some thread moved on. */
+      search_clear (s);
+    }
 }
 
 /* Must hold registry_lock. */
@@ -348,9 +466,9 @@ describe_cycle (const Search *s)
          * "bg", which waits on …" */
         g_string_append (msg, _(", which"));
 
-      if (e->from->wait.kind == SYNCIFY_WAIT_PUSH)
+      if (e->wait.kind == SYNCIFY_WAIT_PUSH)
         {
-          what = describe_main_context (e->from->wait.target, e->from->wait.node);
+          what = describe_main_context (e->wait.target, e->wait.node);
           /* Translators: a link of the cycle; %s is a context, as named by
            * "the default context" or "context "%s"", then a thread name */
           g_string_append_printf (msg, _(" waits on %s, owned by thread \"%s\""),
@@ -376,7 +494,34 @@ syncify_wait_begin (SyncifyThread    *thread,
                     SyncifyWaitState *saved,
                     GError          **error)
 {
-  return syncify_wait_begin_full (thread, kind, target, node, NULL, NULL, saved, error);
+  return syncify_wait_begin_full (thread, kind, target, node, NULL, 0, NULL, NULL,
+                                  saved, error);
+}
+
+/* @thread's state lock held: its wait state changes. */
+static inline void
+wait_set (SyncifyThread          *thread,
+          const SyncifyWaitState *wait)
+{
+  gboolean was_blocked = thread->wait.kind != SYNCIFY_WAIT_NONE;
+  gboolean blocked = wait->kind != SYNCIFY_WAIT_NONE;
+
+  thread->wait = *wait;
+  thread->wait_serial++;
+  /* After the state it announces: whoever sees the word set finds the
+   * state under the lock. */
+  if (blocked != was_blocked)
+    g_atomic_int_set (&thread->blocked, blocked);
+}
+
+static inline void
+walk_owned (SyncifyThread *thread,
+            GFunc          owned_func,
+            gpointer       owned_data)
+{
+  if (owned_func != NULL)
+    for (GList *l = thread->owned.head; l != NULL; l = l->next)
+      owned_func (l->data, owned_data);
 }
 
 gboolean
@@ -384,53 +529,68 @@ syncify_wait_begin_full (SyncifyThread    *thread,
                          SyncifyWaitKind   kind,
                          GMainContext     *target,
                          SyncifyNode      *node,
+                         const gint       *done_word,
+                         gint              done_value,
                          GFunc             owned_func,
                          gpointer          owned_data,
                          SyncifyWaitState *saved,
                          GError          **error)
 {
+  SyncifyWaitState wait;
   Search search;
-  gboolean cycle = FALSE;
+  gboolean fast;
 
   g_assert (kind != SYNCIFY_WAIT_NONE);
 
-  syncify_registry_lock ();
-
-  *saved = thread->wait;
-  thread->wait = (SyncifyWaitState) {
+  wait = (SyncifyWaitState) {
     .kind = kind,
     .target = target,
+    .record = node != NULL ? node->record : NULL,
     .node = node,
+    .done_word = done_word,
+    .done_value = done_value,
+    .background = node != NULL && node->background,
     /* Only needed while the default context has no owner record. */
-    .owns_default = !syncify_owner_record_default_owned_locked () &&
+    .owns_default = !syncify_owner_record_default_owned () &&
                     g_main_context_is_owner (g_main_context_default ()),
+    .listed = thread->wait.listed,
   };
-  if (kind == SYNCIFY_WAIT_PUSH)
-    {
-      SyncifyThread *owner = blocked_owner (&thread->wait);
 
-      thread->wait.owner_blocked = owner != NULL && owner != thread;
+  /* Publish the wait, then look at the owner's blocked word (see the top
+   * of this file). A thread holding the default context while nobody is
+   * recorded as its owner can be found only through the registry's list. */
+  syncify_mutex_lock (&thread->state_lock);
+  *saved = thread->wait;
+  wait_set (thread, &wait);
+  fast = !wait.owns_default;
+  if (fast && kind == SYNCIFY_WAIT_PUSH)
+    {
+      SyncifyThread *owner = wait.record != NULL ? g_atomic_pointer_get (&wait.record->owner) : NULL;
+
+      fast = owner != NULL && (owner == thread || !g_atomic_int_get (&owner->blocked));
     }
-  if (saved->kind == SYNCIFY_WAIT_NONE)
-    blocked_add (thread);
+  if (fast)
+    {
+      walk_owned (thread, owned_func, owned_data);
+      syncify_mutex_unlock (&thread->state_lock);
+      return TRUE;
+    }
+  syncify_mutex_unlock (&thread->state_lock);
+
+  /* The slow path: the owner is blocked, or unknown. */
+  syncify_registry_lock ();
 
   /* A private wait cannot close a cycle as it begins: nothing runs for
    * its private context yet. Cycles through it are found by the threads
    * that block later. */
-  if (kind == SYNCIFY_WAIT_PUSH)
-    {
-      search_init (&search);
-      cycle = find_path (thread, thread, &search);
-    }
-
-  if (cycle)
+  if (kind == SYNCIFY_WAIT_PUSH && closes_cycle (thread, &search))
     {
       g_autofree char *description = describe_cycle (&search);
 
       search_clear (&search);
-      thread->wait = *saved;
-      if (saved->kind == SYNCIFY_WAIT_NONE)
-        blocked_remove (thread);
+      syncify_mutex_lock (&thread->state_lock);
+      wait_set (thread, saved);
+      syncify_mutex_unlock (&thread->state_lock);
       syncify_registry_unlock ();
 
       syncify_error_would_deadlock (error, description);
@@ -439,22 +599,54 @@ syncify_wait_begin_full (SyncifyThread    *thread,
   if (kind == SYNCIFY_WAIT_PUSH)
     search_clear (&search);
 
-  /* In the same section: one lock per blocking call. */
-  if (owned_func != NULL)
-    for (GList *l = thread->owned.head; l != NULL; l = l->next)
-      owned_func (l->data, owned_data);
+  if (kind == SYNCIFY_WAIT_PUSH)
+    {
+      /* (Its own state: only this thread writes it.) */
+      SyncifyThread *owner = blocked_owner (&thread->wait, NULL);
+
+      wait.owner_blocked = owner != NULL && owner != thread;
+    }
+  syncify_mutex_lock (&thread->state_lock);
+  thread->wait.owner_blocked = wait.owner_blocked;
+  if (wait.owns_default && !thread->wait.listed)
+    {
+      blocked_add (thread);
+      thread->wait.listed = TRUE;
+    }
+  walk_owned (thread, owned_func, owned_data);
+  syncify_mutex_unlock (&thread->state_lock);
 
   syncify_registry_unlock ();
   return TRUE;
+}
+
+gboolean
+syncify_wait_owner_blocked (SyncifyThread *thread)
+{
+  const SyncifyWaitState *wait = &thread->wait;
+  SyncifyThread *owner;
+
+  if (wait->owner_blocked)
+    return TRUE;
+  if (wait->kind != SYNCIFY_WAIT_PUSH || wait->record == NULL)
+    return FALSE;
+  owner = g_atomic_pointer_get (&wait->record->owner);
+  return owner != NULL && owner != thread && g_atomic_int_get (&owner->blocked);
 }
 
 void
 syncify_wait_end (SyncifyThread    *thread,
                   SyncifyWaitState *saved)
 {
-  syncify_registry_lock ();
-  thread->wait = *saved;
-  if (saved->kind == SYNCIFY_WAIT_NONE)
+  gboolean unlist = thread->wait.listed && !saved->listed;
+
+  if G_UNLIKELY (unlist)
+    syncify_registry_lock ();
+  syncify_mutex_lock (&thread->state_lock);
+  wait_set (thread, saved);
+  if G_UNLIKELY (unlist)
     blocked_remove (thread);
-  syncify_registry_unlock ();
+  syncify_mutex_unlock (&thread->state_lock);
+  if G_UNLIKELY (unlist)
+    syncify_registry_unlock ();
 }

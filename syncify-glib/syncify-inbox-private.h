@@ -85,6 +85,7 @@ gboolean            syncify_block_begin        (SyncifyThread    *thread,
                                                 SyncifyWaitKind   kind,
                                                 GMainContext     *target,
                                                 SyncifyNode      *node,
+                                                SyncifyInboxItem *item,
                                                 SyncifyWaitState *saved,
                                                 GError          **error);
 

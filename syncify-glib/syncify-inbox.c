@@ -16,7 +16,10 @@
  * a write and a spurious iteration per item.) */
 struct _SyncifyInbox {
   GSource             source;     /* first: the inbox is its GSource */
-  GMainContext       *main_context; /* not owned: it owns the source */
+  GMainContext       *main_context; /* owned, while the library holds the
+                                     * inbox (see syncify_inbox_unref()) */
+  gint                ref_count;  /* (atomic) the library's references: together
+                                   * they hold one of the source's */
   gint                pending;    /* (atomic) items were pushed since the last dispatch */
   SyncifyOwnerRecord  owner;      /* the thread that iterates main_context */
   GMutex              lock;
@@ -135,7 +138,8 @@ syncify_inbox_new (GMainContext *main_context)
 
   g_mutex_init (&inbox->lock);
   g_queue_init (&inbox->queue);
-  inbox->main_context = main_context;
+  inbox->ref_count = 1;
+  inbox->main_context = g_main_context_ref (main_context);
   syncify_owner_record_init (&inbox->owner, main_context);
   /* Wrapped by the thread that iterates it, which the inbox has not seen
    * yet: it owns the context from now on. */
@@ -152,20 +156,32 @@ syncify_inbox_new (GMainContext *main_context)
 SyncifyInbox *
 syncify_inbox_ref (SyncifyInbox *inbox)
 {
-  return (SyncifyInbox *) g_source_ref (&inbox->source);
+  g_atomic_int_inc (&inbox->ref_count);
+  return inbox;
 }
 
+/* The last reference may be dropped on any thread, once the context has
+ * gone: a waiter's, an answered call's. GLib locks a source's main context
+ * when its last reference goes, and a destroyed source may outlive its
+ * main context, so the inbox keeps its main context until its source is
+ * unreferenced. */
 void
 syncify_inbox_unref (SyncifyInbox *inbox)
 {
+  GMainContext *main_context;
+
+  if (!g_atomic_int_dec_and_test (&inbox->ref_count))
+    return;
+  main_context = inbox->main_context;
   g_source_unref (&inbox->source);
+  g_main_context_unref (main_context);
 }
 
 void
 syncify_inbox_destroy (SyncifyInbox *inbox)
 {
   g_source_destroy (&inbox->source);
-  g_source_unref (&inbox->source);
+  syncify_inbox_unref (inbox);
 }
 
 gboolean
@@ -271,8 +287,8 @@ syncify_inbox_item_done (SyncifyInboxItem *item)
   syncify_thread_signal (waiter);
 }
 
-/* Called under the registry lock for each context that the thread about to
- * block owns. */
+/* Called, under the state lock of the thread about to block, for each
+ * context it owns. */
 static void
 lend_owned_waiters (gpointer data,
                     gpointer user_data)
@@ -299,9 +315,11 @@ syncify_block_begin (SyncifyThread    *thread,
                      SyncifyWaitKind   kind,
                      GMainContext     *target,
                      SyncifyNode      *node,
+                     SyncifyInboxItem *item,
                      SyncifyWaitState *saved,
                      GError          **error)
 {
   return syncify_wait_begin_full (thread, kind, target, node,
+                                  item != NULL ? &item->state : NULL, SYNCIFY_ITEM_DONE,
                                   lend_owned_waiters, NULL, saved, error);
 }

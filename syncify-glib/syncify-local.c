@@ -125,7 +125,7 @@ syncify_run_private (SyncifyThread     *thread,
     }
   private_context = thread->private_context;
 
-  if (!syncify_block_begin (thread, SYNCIFY_WAIT_PRIVATE, private_context, NULL,
+  if (!syncify_block_begin (thread, SYNCIFY_WAIT_PRIVATE, private_context, NULL, NULL,
                             &saved, error))
     return NULL;
 

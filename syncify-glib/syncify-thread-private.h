@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 typedef struct _SyncifyThread   SyncifyThread;
 typedef struct _SyncifyNode     SyncifyNode;
 typedef struct _SyncifyPoolItem SyncifyPoolItem;
+typedef struct _SyncifyOwnerRecord SyncifyOwnerRecord;
 
 typedef enum {
   SYNCIFY_WAIT_NONE,
@@ -22,30 +23,43 @@ typedef enum {
 } SyncifyWaitKind;
 
 /* What a thread is blocked on, for the wait-for graph (syncify-graph.c).
- * Saved on the stack by nested waits and restored when they end. */
+ * Saved on the stack by nested waits and restored when they end. Written
+ * only by the thread itself, under its state_lock; others read it under
+ * that lock. */
 typedef struct {
-  SyncifyWaitKind  kind;
-  GMainContext    *target;   /* PUSH: the context's GMainContext; PRIVATE: the private one */
-  SyncifyNode     *node;     /* PUSH: the graph node of the context waited on;
-                              * not owned, cleared when it goes */
-  gboolean         owns_default; /* the thread owned the global default main
-                                  * context when it blocked (for a default
-                                  * context whose inbox has not seen its owner yet) */
-  gboolean         owner_blocked; /* PUSH: the target's owner was itself blocked
-                                   * in the library when this wait began */
+  SyncifyWaitKind     kind;
+  GMainContext       *target;   /* PUSH: the context's GMainContext; PRIVATE: the private one */
+  SyncifyOwnerRecord *record;   /* PUSH: the owner record of the context waited on
+                                 * (nullable); kept alive by the waiter until
+                                 * its wait ends (it holds the inbox) */
+  const SyncifyNode  *node;     /* PUSH: the context's graph node, a hint for
+                                 * messages only: never dereferenced unless
+                                 * found among the live nodes */
+  const gint         *done_word;  /* (nullable) PUSH: once *done_word ==
+                                   * done_value, the wait is answered and
+                                   * waits on nobody */
+  gint                done_value;
+  gboolean            background; /* PUSH: the context has a thread of its own */
+  gboolean            owns_default; /* the thread owned the global default main
+                                     * context when it blocked (for a default
+                                     * context whose inbox has not seen its owner yet) */
+  gboolean            owner_blocked; /* PUSH: the target's owner was itself blocked
+                                      * in the library when this wait began */
+  gboolean            listed;   /* in the registry's list of threads blocked
+                                 * while holding the default context */
 } SyncifyWaitState;
 
 /* Who owns a context's main context: the thread that last iterated it, as its
  * inbox source sees on every iteration. It stays the owner between two
  * iterations, until another thread iterates the context or it exits. One per
  * SyncifyContext, in its inbox. */
-typedef struct {
+struct _SyncifyOwnerRecord {
   SyncifyThread   *owner;    /* (atomic) (nullable) */
   GList            link;     /* in owner->owned; protected by the registry lock */
   SyncifyThread   *creator;  /* the thread that wrapped the context; valid while
                               * its serial is creator_serial (registry lock) */
   guint64          creator_serial;
-} SyncifyOwnerRecord;
+};
 
 struct _SyncifyThread
 {
@@ -57,11 +71,26 @@ struct _SyncifyThread
   GCond             wake_cond;
 #endif
 
+  /* 1 while the thread is blocked in the library (any wait), else 0.
+   * Written by the thread itself, in its state_lock, after its wait state;
+   * read by threads about to block on a context it owns, without any lock:
+   * a store and a load of these words on both sides (sequentially
+   * consistent), so of two threads blocking on each other at once at least
+   * one sees the other blocked and searches. (atomic) */
+  gint              blocked;
+  /* Protects @wait, @wait_serial and @owned. Taken after the registry lock,
+   * never the other way round; under it the thread may take an inbox's
+   * lock and the pool's. */
+  GMutex            state_lock;
+  SyncifyWaitState  wait;
+  guint64           wait_serial;     /* changes with every change of @wait */
+  GQueue            owned;           /* SyncifyOwnerRecord of the contexts it owns;
+                                      * changed under the registry lock too */
+
   /* Protected by the registry lock. */
   GList             link;            /* in the free list, once its thread exited */
-  GList             blocked_link;    /* in the list of blocked threads */
-  SyncifyWaitState  wait;
-  GQueue            owned;           /* SyncifyOwnerRecord of the contexts it owns */
+  GList             blocked_link;    /* in the list of threads blocked while
+                                      * holding the default context */
   guint64           serial;          /* this incarnation of the state; 0 once it exited */
   GList             deliver_link;    /* in the deliverer index, while it runs a
                                       * job that delivers to a private context */
@@ -100,13 +129,17 @@ const char    *syncify_thread_get_name      (SyncifyThread *thread);
 void           syncify_thread_wait          (SyncifyThread *thread);
 void           syncify_thread_signal        (SyncifyThread *thread);
 
-/* The registry lock protects every thread's wait state and owned list, the
- * owner records and the graph's indexes. It is held for short, non-blocking
- * sections only. Under it the library may take, in this order, a
- * GMainContext's own lock (g_main_context_is_owner()), an inbox's lock and
+/* The registry lock protects the owner records, the owned lists (with their
+ * thread's state lock) and the graph's indexes. It is held for short,
+ * non-blocking sections only, and not at all by a thread that blocks on a
+ * context whose owner is not blocked (the common case). Under it the library
+ * may take, in this order, a GMainContext's own lock
+ * (g_main_context_is_owner()), a thread's state lock, an inbox's lock and
  * the pool's lock; never the other way round. */
 void           syncify_registry_lock        (void);
 void           syncify_registry_unlock      (void);
+/* How many times syncify_registry_lock() was called (for the unit tests). */
+guint64        syncify_registry_lock_taken  (void);
 
 /* Ownership records (see SyncifyOwnerRecord). init() and fini() bracket the
  * context's life; set() is called by @thread itself when it iterates the
@@ -118,7 +151,7 @@ void           syncify_owner_record_fini  (SyncifyOwnerRecord *record);
 void           syncify_owner_record_set   (SyncifyOwnerRecord *record,
                                            SyncifyThread      *thread);
 void           syncify_owner_record_clear (SyncifyOwnerRecord *record);
-/* Registry lock held: whether the global default main context has a record
- * naming its owner. */
-gboolean       syncify_owner_record_default_owned_locked (void);
+/* Whether the global default main context has a record naming its owner;
+ * any thread, no lock. */
+gboolean       syncify_owner_record_default_owned (void);
 G_END_DECLS

@@ -23,11 +23,22 @@
  * free_threads for the next thread, so a late signal or a stale pointer in
  * a wait state never touches freed memory. */
 static GMutex      registry_lock;
+static guint64     registry_lock_taken;               /* times taken; under the lock */
 static GQueue      free_threads = G_QUEUE_INIT;      /* SyncifyThread, via link */
 static guint64     thread_serial;                     /* the last SyncifyThread.serial */
-/* The default context's record, if it is wrapped: while it has an owner,
- * blocking threads need not test whether they own the default context. */
+/* The default context's record, if it is wrapped: while it has an owner
+ * (default_owned, kept in step under the registry lock and read without
+ * it), blocking threads need not test whether they own the default
+ * context. */
 static SyncifyOwnerRecord *default_record;
+static gint                default_owned;   /* (atomic) */
+
+/* Registry lock held: after any change of default_record or its owner. */
+static void
+update_default_owned (void)
+{
+  g_atomic_int_set (&default_owned, default_record != NULL && default_record->owner != NULL);
+}
 
 static void syncify_thread_free (gpointer data);
 /* The GPrivate only provides the destructor at thread exit; lookups go
@@ -39,6 +50,18 @@ void
 syncify_registry_lock (void)
 {
   syncify_mutex_lock (&registry_lock);
+  registry_lock_taken++;
+}
+
+guint64
+syncify_registry_lock_taken (void)
+{
+  guint64 n;
+
+  syncify_mutex_lock (&registry_lock);
+  n = registry_lock_taken;
+  syncify_mutex_unlock (&registry_lock);
+  return n;
 }
 
 void
@@ -117,6 +140,7 @@ syncify_thread_self (void)
   if (thread == NULL)
     {
       thread = g_new0 (SyncifyThread, 1);
+      g_mutex_init (&thread->state_lock);
 #ifndef HAVE_FUTEX
       g_mutex_init (&thread->wake_lock);
       g_cond_init (&thread->wake_cond);
@@ -125,7 +149,9 @@ syncify_thread_self (void)
 
   g_atomic_int_set (&thread->wake_word, 0);
   thread->blocked_link = (GList) { .data = thread };
+  g_atomic_int_set (&thread->blocked, 0);
   thread->wait = (SyncifyWaitState) { .kind = SYNCIFY_WAIT_NONE };
+  thread->wait_serial = 0;
   g_queue_init (&thread->owned);
   thread->deliver_link = (GList) { .data = thread };
   thread->search_mark = 0;
@@ -160,12 +186,15 @@ syncify_thread_free (gpointer data)
   private_context = g_steal_pointer (&thread->private_context);
   /* A thread that exits iterates nothing any more, and holds nothing. */
   thread->serial = 0;
+  syncify_mutex_lock (&thread->state_lock);
   while ((link = g_queue_pop_head_link (&thread->owned)) != NULL)
     {
       SyncifyOwnerRecord *record = link->data;
 
       g_atomic_pointer_set (&record->owner, NULL);
     }
+  syncify_mutex_unlock (&thread->state_lock);
+  update_default_owned ();
   syncify_mutex_unlock (&registry_lock);
 
   g_clear_pointer (&private_context, g_main_context_unref);
@@ -207,16 +236,27 @@ syncify_owner_record_init (SyncifyOwnerRecord *record,
   record->creator = creator;
   record->creator_serial = creator->serial;
   if (main_context == g_main_context_default ())
-    default_record = record;
+    {
+      default_record = record;
+      update_default_owned ();
+    }
   syncify_mutex_unlock (&registry_lock);
 }
 
-/* Must hold registry_lock. */
+/* Must hold registry_lock. Owned lists change under their thread's state
+ * lock too: a thread walks its own when it blocks, without the registry
+ * lock. */
 static void
 owner_record_unlink (SyncifyOwnerRecord *record)
 {
-  if (record->owner != NULL)
-    g_queue_unlink (&record->owner->owned, &record->link);
+  SyncifyThread *owner = record->owner;
+
+  if (owner != NULL)
+    {
+      syncify_mutex_lock (&owner->state_lock);
+      g_queue_unlink (&owner->owned, &record->link);
+      syncify_mutex_unlock (&owner->state_lock);
+    }
 }
 
 void
@@ -227,6 +267,7 @@ syncify_owner_record_fini (SyncifyOwnerRecord *record)
   g_atomic_pointer_set (&record->owner, NULL);
   if (default_record == record)
     default_record = NULL;
+  update_default_owned ();
   syncify_mutex_unlock (&registry_lock);
 }
 
@@ -238,8 +279,12 @@ syncify_owner_record_set (SyncifyOwnerRecord *record,
   if (record->owner != thread)
     {
       owner_record_unlink (record);
+      syncify_mutex_lock (&thread->state_lock);
       g_queue_push_tail_link (&thread->owned, &record->link);
+      syncify_mutex_unlock (&thread->state_lock);
       g_atomic_pointer_set (&record->owner, thread);
+      if (record == default_record)
+        update_default_owned ();
     }
   syncify_mutex_unlock (&registry_lock);
 }
@@ -252,14 +297,16 @@ syncify_owner_record_clear (SyncifyOwnerRecord *record)
     {
       owner_record_unlink (record);
       g_atomic_pointer_set (&record->owner, NULL);
+      if (record == default_record)
+        update_default_owned ();
     }
   syncify_mutex_unlock (&registry_lock);
 }
 
 gboolean
-syncify_owner_record_default_owned_locked (void)
+syncify_owner_record_default_owned (void)
 {
-  return default_record != NULL && default_record->owner != NULL;
+  return g_atomic_int_get (&default_owned);
 }
 
 /* ------------------------------------------------------------------------ *

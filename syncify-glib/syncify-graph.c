@@ -99,8 +99,7 @@ syncify_graph_remove_node (SyncifyNode *node)
   /* A waiter need not hold a reference on the context it waits on: its
    * call may be answered, and the context finalized, before the waiter
    * ends its wait. Its wait keeps what searches follow (the owner record,
-   * in the inbox it holds) and uses the node only as a hint, looked up
-   * here. */
+   * in the inbox it holds), and messages look the node up by that record. */
   syncify_registry_lock ();
   g_queue_unlink (&registry_nodes, &node->link);
   syncify_registry_unlock ();
@@ -162,19 +161,19 @@ syncify_graph_deliverer_remove (SyncifyThread *worker,
   syncify_registry_unlock ();
 }
 
-/* Must hold registry_lock. How a GMainContext is named in messages: by
- * @hint (not dereferenced unless it is a live node), else by the first live
- * node wrapping it. Only on the error path: it may cost the number of live
- * contexts. */
+/* Must hold registry_lock. How a GMainContext is named in messages: by the
+ * live node with owner record @record (only compared: the context may have
+ * gone), else by the first live node wrapping it. Only on the error path:
+ * it may cost the number of live contexts. */
 static char *
-describe_main_context (GMainContext      *main_context,
-                       const SyncifyNode *hint)
+describe_main_context (GMainContext             *main_context,
+                       const SyncifyOwnerRecord *record)
 {
-  for (GList *l = hint != NULL ? registry_nodes.head : NULL; l != NULL; l = l->next)
+  for (GList *l = record != NULL ? registry_nodes.head : NULL; l != NULL; l = l->next)
     {
       SyncifyNode *node = l->data;
 
-      if (node == hint && node->main_context == main_context)
+      if (node->record == record && node->main_context == main_context)
         return syncify_node_describe (node);
     }
 
@@ -468,7 +467,7 @@ describe_cycle (const Search *s)
 
       if (e->wait.kind == SYNCIFY_WAIT_PUSH)
         {
-          what = describe_main_context (e->wait.target, e->wait.node);
+          what = describe_main_context (e->wait.target, e->wait.record);
           /* Translators: a link of the cycle; %s is a context, as named by
            * "the default context" or "context "%s"", then a thread name */
           g_string_append_printf (msg, _(" waits on %s, owned by thread \"%s\""),
@@ -498,20 +497,30 @@ syncify_wait_begin (SyncifyThread    *thread,
                                   saved, error);
 }
 
-/* @thread's state lock held: its wait state changes. */
+/* @thread's state lock held: its wait state becomes @wait, a wait in
+ * @saved (the one it had), or ends, back to @saved. The blocked word
+ * changes after the state it announces: whoever sees it set finds the
+ * state under the lock. */
 static inline void
-wait_set (SyncifyThread          *thread,
-          const SyncifyWaitState *wait)
+wait_push (SyncifyThread          *thread,
+           const SyncifyWaitState *wait,
+           SyncifyWaitState       *saved)
 {
-  gboolean was_blocked = thread->wait.kind != SYNCIFY_WAIT_NONE;
-  gboolean blocked = wait->kind != SYNCIFY_WAIT_NONE;
-
+  *saved = thread->wait;
   thread->wait = *wait;
   thread->wait_serial++;
-  /* After the state it announces: whoever sees the word set finds the
-   * state under the lock. */
-  if (blocked != was_blocked)
-    g_atomic_int_set (&thread->blocked, blocked);
+  if (saved->kind == SYNCIFY_WAIT_NONE)
+    g_atomic_int_set (&thread->blocked, 1);
+}
+
+static inline void
+wait_pop (SyncifyThread          *thread,
+          const SyncifyWaitState *saved)
+{
+  thread->wait = *saved;
+  thread->wait_serial++;
+  if (saved->kind == SYNCIFY_WAIT_NONE)
+    g_atomic_int_set (&thread->blocked, 0);
 }
 
 static inline void
@@ -546,12 +555,16 @@ syncify_wait_begin_full (SyncifyThread    *thread,
     .kind = kind,
     .target = target,
     .record = node != NULL ? node->record : NULL,
-    .node = node,
     .done_word = done_word,
     .done_value = done_value,
     .background = node != NULL && node->background,
-    /* Only needed while the default context has no owner record. */
+    /* Only needed while the default context has no owner record, and
+     * only seen while the thread dispatches (how a thread holds a main
+     * context in practice; one that acquired the default context by hand
+     * outside any dispatch is not seen). g_main_depth() first: it is a
+     * thread-local read, the test of ownership takes the context's lock. */
     .owns_default = !syncify_owner_record_default_owned () &&
+                    g_main_depth () > 0 &&
                     g_main_context_is_owner (g_main_context_default ()),
     .listed = thread->wait.listed,
   };
@@ -560,8 +573,7 @@ syncify_wait_begin_full (SyncifyThread    *thread,
    * of this file). A thread holding the default context while nobody is
    * recorded as its owner can be found only through the registry's list. */
   syncify_mutex_lock (&thread->state_lock);
-  *saved = thread->wait;
-  wait_set (thread, &wait);
+  wait_push (thread, &wait, saved);
   fast = !wait.owns_default;
   if (fast && kind == SYNCIFY_WAIT_PUSH)
     {
@@ -589,7 +601,7 @@ syncify_wait_begin_full (SyncifyThread    *thread,
 
       search_clear (&search);
       syncify_mutex_lock (&thread->state_lock);
-      wait_set (thread, saved);
+      wait_pop (thread, saved);
       syncify_mutex_unlock (&thread->state_lock);
       syncify_registry_unlock ();
 
@@ -643,7 +655,7 @@ syncify_wait_end (SyncifyThread    *thread,
   if G_UNLIKELY (unlist)
     syncify_registry_lock ();
   syncify_mutex_lock (&thread->state_lock);
-  wait_set (thread, saved);
+  wait_pop (thread, saved);
   if G_UNLIKELY (unlist)
     blocked_remove (thread);
   syncify_mutex_unlock (&thread->state_lock);

@@ -27,26 +27,27 @@ typedef enum {
  * only by the thread itself, under its state_lock; others read it under
  * that lock. */
 typedef struct {
-  SyncifyWaitKind     kind;
+  /* Small: every blocking call copies it three times. */
+  guint               kind : 2;          /* SyncifyWaitKind */
+  guint               background : 1;    /* PUSH: the context has a thread of its own */
+  guint               owns_default : 1;  /* the thread owned the global default main
+                                          * context when it blocked (for a default
+                                          * context whose inbox has not seen its
+                                          * owner yet) */
+  guint               owner_blocked : 1; /* PUSH: the target's owner was itself
+                                          * blocked in the library when this wait
+                                          * began */
+  guint               listed : 1;        /* in the registry's list of threads
+                                          * blocked while holding the default
+                                          * context */
+  gint                done_value;
+  const gint         *done_word;  /* (nullable) PUSH: once *done_word ==
+                                   * done_value, the wait is answered and
+                                   * waits on nobody */
   GMainContext       *target;   /* PUSH: the context's GMainContext; PRIVATE: the private one */
   SyncifyOwnerRecord *record;   /* PUSH: the owner record of the context waited on
                                  * (nullable); kept alive by the waiter until
                                  * its wait ends (it holds the inbox) */
-  const SyncifyNode  *node;     /* PUSH: the context's graph node, a hint for
-                                 * messages only: never dereferenced unless
-                                 * found among the live nodes */
-  const gint         *done_word;  /* (nullable) PUSH: once *done_word ==
-                                   * done_value, the wait is answered and
-                                   * waits on nobody */
-  gint                done_value;
-  gboolean            background; /* PUSH: the context has a thread of its own */
-  gboolean            owns_default; /* the thread owned the global default main
-                                     * context when it blocked (for a default
-                                     * context whose inbox has not seen its owner yet) */
-  gboolean            owner_blocked; /* PUSH: the target's owner was itself blocked
-                                      * in the library when this wait began */
-  gboolean            listed;   /* in the registry's list of threads blocked
-                                 * while holding the default context */
 } SyncifyWaitState;
 
 /* Who owns a context's main context: the thread that last iterated it, as its

@@ -134,7 +134,7 @@ push_deadlocks (SyncifyThread *thread,
   if (message != NULL)
     g_assert_cmpstr (error->message, ==, message);
   g_assert_cmpint (thread->wait.kind, ==, before.kind);
-  g_assert_true (thread->wait.node == before.node);
+  g_assert_true (thread->wait.record == before.record);
 }
 
 /* ------------------------------------------------------------------------ *
@@ -342,7 +342,7 @@ test_diamond (void)
   push_ok (&bw2, w2, cm);
   g_assert_true (w2->wait.owner_blocked == FALSE);
   push_ok (&bm, m, cn);
-  g_assert_true (bw1.thread->wait.node == &cm->node);
+  g_assert_true (bw1.thread->wait.record == &cm->record);
 
   /* q on x: x -> w1 -> m -> n (not blocked), x -> w2 -> m (seen): none. */
   push_ok (&bq, q, cx);
@@ -387,10 +387,10 @@ test_nested (void)
   g_assert_cmpint (outer.saved.kind, ==, SYNCIFY_WAIT_NONE);
   push_ok (&inner, a, cc);
   g_assert_cmpint (inner.saved.kind, ==, SYNCIFY_WAIT_PUSH);
-  g_assert_true (inner.saved.node == &cb->node);
-  g_assert_true (a->wait.node == &cc->node);
+  g_assert_true (inner.saved.record == &cb->record);
+  g_assert_true (a->wait.record == &cc->record);
   unblock (&inner);
-  g_assert_true (a->wait.node == &cb->node);
+  g_assert_true (a->wait.record == &cb->record);
   unblock (&outer);
   g_assert_cmpint (a->wait.kind, ==, SYNCIFY_WAIT_NONE);
 

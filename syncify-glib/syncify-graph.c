@@ -291,10 +291,8 @@ blocked_owner (const SyncifyWaitState *wait,
           record->creator->serial != record->creator_serial ||
           !g_atomic_int_get (&record->creator->blocked))
         return NULL;
-      /* Held by anyone at all? (The main context is alive: a context
-       * answers its queued calls before it goes, and removes its node,
-       * under the registry lock held here, before it drops its main
-       * context; a running call has an owner.) */
+      /* Held by anyone at all? (The waiter holds the inbox, which keeps
+       * its main context.) */
       if (g_main_context_acquire (wait->target))
         {
           g_main_context_release (wait->target);

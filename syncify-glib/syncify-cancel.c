@@ -128,6 +128,11 @@ syncify_chain_init (SyncifyChain *chain,
 void
 syncify_chain_clear (SyncifyChain *chain)
 {
+  /* Nothing combined: it holds nothing (one of its callers' cancellables
+   * was handed on as it was). */
+  if (chain->combined == NULL)
+    return;
+
   for (guint i = 0; i < 2; i++)
     if (chain->sources[i] != NULL && chain->handlers[i] != 0)
       g_cancellable_disconnect (chain->sources[i], chain->handlers[i]);

@@ -78,15 +78,27 @@ void                syncify_inbox_leave        (SyncifyInbox     *inbox,
  * nothing may touch @item afterwards. */
 void                syncify_inbox_item_done    (SyncifyInboxItem *item);
 
+/* For each SyncifyOwnerRecord of a thread about to block: lends the slots
+ * of the workers waiting on calls queued to, or running on, that context. */
+void                syncify_inbox_lend_owned_waiters (gpointer record,
+                                                      gpointer unused);
+
 /* syncify_wait_begin(), then the lending that goes with blocking: workers
  * waiting on contexts @thread owns cannot be served until its wait ends,
- * which may need jobs of theirs, so their slots are lent. */
-gboolean            syncify_block_begin        (SyncifyThread    *thread,
-                                                SyncifyWaitKind   kind,
-                                                GMainContext     *target,
-                                                SyncifyNode      *node,
-                                                SyncifyInboxItem *item,
-                                                SyncifyWaitState *saved,
-                                                GError          **error);
+ * which may need jobs of theirs, so their slots are lent. @item: the call
+ * a PUSH wait waits on (nullable), answered once its state is DONE. */
+static inline gboolean
+syncify_block_begin (SyncifyThread    *thread,
+                     SyncifyWaitKind   kind,
+                     GMainContext     *target,
+                     SyncifyNode      *node,
+                     SyncifyInboxItem *item,
+                     SyncifyWaitState *saved,
+                     GError          **error)
+{
+  return syncify_wait_begin_full (thread, kind, target, node,
+                                  item != NULL ? &item->state : NULL, SYNCIFY_ITEM_DONE,
+                                  syncify_inbox_lend_owned_waiters, NULL, saved, error);
+}
 
 G_END_DECLS

@@ -289,9 +289,9 @@ syncify_inbox_item_done (SyncifyInboxItem *item)
 
 /* Called, under the state lock of the thread about to block, for each
  * context it owns. */
-static void
-lend_owned_waiters (gpointer data,
-                    gpointer user_data)
+void
+syncify_inbox_lend_owned_waiters (gpointer data,
+                                  gpointer user_data)
 {
   SyncifyOwnerRecord *record = data;
   SyncifyInbox *inbox = (SyncifyInbox *) ((char *) record - G_STRUCT_OFFSET (SyncifyInbox, owner));
@@ -308,18 +308,4 @@ lend_owned_waiters (gpointer data,
   /* Only this thread, the owner, touches the running list. */
   for (SyncifyInboxItem *item = inbox->running; item != NULL; item = item->outer)
     syncify_pool_lend_thread (item->waiter);
-}
-
-gboolean
-syncify_block_begin (SyncifyThread    *thread,
-                     SyncifyWaitKind   kind,
-                     GMainContext     *target,
-                     SyncifyNode      *node,
-                     SyncifyInboxItem *item,
-                     SyncifyWaitState *saved,
-                     GError          **error)
-{
-  return syncify_wait_begin_full (thread, kind, target, node,
-                                  item != NULL ? &item->state : NULL, SYNCIFY_ITEM_DONE,
-                                  lend_owned_waiters, NULL, saved, error);
 }

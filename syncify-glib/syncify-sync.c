@@ -31,7 +31,7 @@ blocking_call_begin (SyncifyContext  *self,
       return FALSE;
     }
 
-  return !g_cancellable_set_error_if_cancelled (cancellable, error);
+  return cancellable == NULL || !g_cancellable_set_error_if_cancelled (cancellable, error);
 }
 
 /**

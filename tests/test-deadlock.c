@@ -976,6 +976,93 @@ test_fresh (gconstpointer data)
                       bound_us / G_USEC_PER_SEC);
 }
 
+/* ------------------------------------------------------------------------ *
+ * (9) a call answered, and at once its context's thread pushes back to the
+ * caller's context: the caller waits on nobody once its call is answered,
+ * even before it has woken up, so the push back is no cycle
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+  SyncifyContext *main_ctx;     /* the default context, owned by the main thread */
+  gint            pushed_back;  /* (atomic) push backs that returned */
+  gint            n_errors;     /* (atomic) push backs that failed */
+  gint            ran_back;     /* on the main thread */
+} AnsweredData;
+
+static gpointer
+back_func (gpointer       user_data,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  AnsweredData *ad = user_data;
+
+  g_assert_true (g_thread_self () == main_thread);
+  ad->ran_back++;
+  return GINT_TO_POINTER (1);
+}
+
+static gboolean
+push_back_idle (gpointer user_data)
+{
+  AnsweredData *ad = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (syncify_context_invoke_sync (ad->main_ctx, back_func, ad, NULL, &error) == NULL)
+    {
+      g_test_message ("push back failed: %s", error != NULL ? error->message : "(no error)");
+      g_atomic_int_inc (&ad->n_errors);
+    }
+  g_atomic_int_inc (&ad->pushed_back);
+  return G_SOURCE_REMOVE;
+}
+
+/* On the background thread: the push back runs right after this call is
+ * answered, often before the caller has woken up. */
+static gpointer
+answer_func (gpointer       user_data,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  GSource *idle = g_idle_source_new ();
+
+  g_source_set_callback (idle, push_back_idle, user_data, NULL);
+  g_source_attach (idle, g_main_context_get_thread_default ());
+  g_source_unref (idle);
+  return GINT_TO_POINTER (1);
+}
+
+static void
+test_answered_then_push_back (void)
+{
+  AnsweredData ad = { NULL, };
+  SyncifyContext *bg;
+  gint rounds = (gint) test_scaled (TEST_FEWER_UNDER_VALGRIND, 300, 20);
+
+  test_watchdog_arm (g_test_get_path ());
+
+  ad.main_ctx = syncify_context_get_default ();
+  /* The main thread iterates the default context: its owner from now on. */
+  g_main_context_iteration (NULL, FALSE);
+  bg = syncify_context_new_thread ("answerer");
+
+  for (gint i = 1; i <= rounds; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_nonnull (syncify_context_invoke_sync (bg, answer_func, &ad, NULL, &error));
+      g_assert_no_error (error);
+      /* Serve the push back (the watchdog bounds both loops). */
+      while (ad.ran_back < i && g_atomic_int_get (&ad.n_errors) == 0)
+        g_main_context_iteration (NULL, FALSE);
+      while (g_atomic_int_get (&ad.pushed_back) < i)
+        g_thread_yield ();
+      g_assert_cmpint (g_atomic_int_get (&ad.n_errors), ==, 0);
+    }
+  g_assert_cmpint (ad.ran_back, ==, rounds);
+
+  g_assert_finalize_object (bg);
+}
+
 /* ------------------------------------------------------------------------ */
 
 int
@@ -993,6 +1080,8 @@ main (int    argc,
   g_test_add_func ("/syncify/deadlock/cycle/background-pair", test_bg_cycle);
   g_test_add_func ("/syncify/deadlock/no-false-alarm/same-name", test_same_name_no_false_alarm);
   g_test_add_func ("/syncify/deadlock/no-false-alarm/busy-owner", test_busy_owner);
+  g_test_add_func ("/syncify/deadlock/no-false-alarm/answered-then-push-back",
+                   test_answered_then_push_back);
   g_test_add_func ("/syncify/deadlock/cycle/private-iteration", test_private_iteration);
   g_test_add_func ("/syncify/deadlock/concurrent", test_concurrent);
   g_test_add_data_func ("/syncify/deadlock/fresh/invoke-sync", "invoke-sync", test_fresh);

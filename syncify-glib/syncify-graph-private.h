@@ -45,9 +45,10 @@ void     syncify_graph_deliverer_remove (SyncifyThread *worker,
  * a PUSH wait, else NULL), unless that closes a cycle in the wait-for
  * graph, in which case it sets @error (with the cycle spelled out) and
  * registers nothing. @saved receives the previous state, to hand back to
- * syncify_wait_end(). When the owner of what @thread waits on is not
- * blocked, it takes no global lock; otherwise it costs the length of the
- * chain of blocked threads it follows, whatever the number of others.
+ * syncify_wait_end(). When the owner of what @thread waits on is known and
+ * not blocked, it takes no registry lock; otherwise it searches under it,
+ * for the length of the chain of blocked threads it follows, whatever the
+ * number of others.
  * @thread is the calling thread (or, in unit tests, a state no thread
  * uses). A PUSH wait's caller keeps @node's owner record alive until its
  * wait ends. */
@@ -76,6 +77,12 @@ gboolean syncify_wait_begin_full (SyncifyThread    *thread,
                                   GError          **error);
 void     syncify_wait_end   (SyncifyThread    *thread,
                              SyncifyWaitState *saved);
+/* For the unit tests: @hook (nullable) runs, on the searching thread and
+ * under the registry lock, before a search reads each thread's state. */
+void     syncify_graph_set_search_hook (void     (*hook) (SyncifyThread *thread,
+                                                          gpointer       data),
+                                        gpointer   data);
+
 /* Whether the owner of what the calling @thread's PUSH wait is on is
  * blocked in the library, as seen when the wait began or now. */
 gboolean syncify_wait_owner_blocked (SyncifyThread *thread);

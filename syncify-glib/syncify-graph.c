@@ -22,19 +22,21 @@
  *
  * A thread about to block publishes its wait state under its own state
  * lock, sets its blocked word, then reads the blocked word of the owner of
- * what it waits on. If that owner is not blocked (the common case), no
- * cycle can pass through this thread yet, and it blocks without taking the
- * registry lock: any thread that later closes a cycle through it sees it
- * blocked (both sides store their word before they load the other's) and
- * searches. Otherwise it searches, under the registry lock, which also
- * keeps every owner record still. The search follows the edges from the
+ * what it waits on. If that owner is known and not blocked (the common
+ * case), no cycle can pass through this thread yet, and it blocks without
+ * taking the registry lock: any thread that later closes a cycle through it
+ * sees it blocked (both sides store their word before they load the
+ * other's) and searches. Otherwise (the owner is blocked, or not known, or
+ * this thread holds a default context with no owner recorded) it searches,
+ * under the registry lock, which also keeps every owner record still. The search follows the edges from the
  * thread about to block and marks the threads it visits with its own serial
  * number: it costs the part of the graph reachable from that thread (for
  * PUSH waits, the length of the chain), never the number of other blocked
  * threads, and no dead end can hide a cycle. Threads on the way are read
  * one by one under their state locks while they may change; a cycle found
- * is checked again (every wait on it still the one read, by its serial)
- * before it is reported, so that it existed at one moment, all of it.
+ * is checked again before it is reported (every wait on it still the one
+ * read, by its serial, and still not answered, as an answer is never taken
+ * back), so that it existed at one moment, all of it.
  *
  * The indexes below are protected by the registry lock (syncify-thread.c). */
 static GQueue      registry_blocked = G_QUEUE_INIT;  /* SyncifyThread, via blocked_link:
@@ -213,10 +215,29 @@ typedef struct {
   SyncifyThread    *owner;   /* PUSH: the blocked owner of its target, if any */
 } Snapshot;
 
+/* For the unit tests: called before a search reads each thread. */
+static void     (*search_hook) (SyncifyThread *thread,
+                                gpointer       data);
+static gpointer   search_hook_data;
+
+void
+syncify_graph_set_search_hook (void     (*hook) (SyncifyThread *thread,
+                                                 gpointer       data),
+                               gpointer   data)
+{
+  syncify_registry_lock ();
+  search_hook = hook;
+  search_hook_data = data;
+  syncify_registry_unlock ();
+}
+
 static void
 snapshot_take (SyncifyThread *thread,
                Snapshot      *snap)
 {
+  if G_UNLIKELY (search_hook != NULL)
+    search_hook (thread, search_hook_data);
+
   syncify_mutex_lock (&thread->state_lock);
   snap->wait = thread->wait;
   snap->serial = thread->wait_serial;
@@ -224,16 +245,6 @@ snapshot_take (SyncifyThread *thread,
   syncify_mutex_unlock (&thread->state_lock);
 }
 
-static guint64
-wait_serial_get (SyncifyThread *thread)
-{
-  guint64 serial;
-
-  syncify_mutex_lock (&thread->state_lock);
-  serial = thread->wait_serial;
-  syncify_mutex_unlock (&thread->state_lock);
-  return serial;
-}
 
 /* Must hold registry_lock, and, unless @wait is the calling thread's own,
  * the waiter's state lock (then @locked is the waiter). The owner of what
@@ -410,14 +421,23 @@ find_path (SyncifyThread  *from,
 }
 
 /* Must hold registry_lock. Whether every wait on the path found is still
- * the one read: the owners cannot change under the registry lock, so the
- * whole cycle exists now. */
+ * the one read, and not answered since (an answer ends an edge without
+ * changing the wait): the owners cannot change under the registry lock and
+ * an answer is never taken back, so the whole cycle exists now. */
 static gboolean
 path_still_holds (const Search *s)
 {
   for (guint i = 0; i < s->n_path; i++)
-    if (wait_serial_get (s->path[i].from) != s->path[i].serial)
-      return FALSE;
+    {
+      SyncifyThread *t = s->path[i].from;
+      gboolean holds;
+
+      syncify_mutex_lock (&t->state_lock);
+      holds = t->wait_serial == s->path[i].serial && !wait_answered (&t->wait);
+      syncify_mutex_unlock (&t->state_lock);
+      if (!holds)
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -590,6 +610,17 @@ syncify_wait_begin_full (SyncifyThread    *thread,
   /* The slow path: the owner is blocked, or unknown. */
   syncify_registry_lock ();
 
+  /* Listed before it searches: a thread that blocked earlier on the
+   * unrecorded default context finds its holder only through the list, and
+   * this search may go through that thread. */
+  if (wait.owns_default && !wait.listed)
+    {
+      syncify_mutex_lock (&thread->state_lock);
+      blocked_add (thread);
+      thread->wait.listed = TRUE;
+      syncify_mutex_unlock (&thread->state_lock);
+    }
+
   /* A private wait cannot close a cycle as it begins: nothing runs for
    * its private context yet. Cycles through it are found by the threads
    * that block later. */
@@ -599,6 +630,8 @@ syncify_wait_begin_full (SyncifyThread    *thread,
 
       search_clear (&search);
       syncify_mutex_lock (&thread->state_lock);
+      if (thread->wait.listed && !saved->listed)
+        blocked_remove (thread);
       wait_pop (thread, saved);
       syncify_mutex_unlock (&thread->state_lock);
       syncify_registry_unlock ();
@@ -618,11 +651,6 @@ syncify_wait_begin_full (SyncifyThread    *thread,
     }
   syncify_mutex_lock (&thread->state_lock);
   thread->wait.owner_blocked = wait.owner_blocked;
-  if (wait.owns_default && !thread->wait.listed)
-    {
-      blocked_add (thread);
-      thread->wait.listed = TRUE;
-    }
   walk_owned (thread, owned_func, owned_data);
   syncify_mutex_unlock (&thread->state_lock);
 

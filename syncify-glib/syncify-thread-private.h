@@ -134,9 +134,11 @@ void           syncify_thread_signal        (SyncifyThread *thread);
  * thread's state lock) and the graph's indexes. It is held for short,
  * non-blocking sections only, and not at all by a thread that blocks on a
  * context whose owner is not blocked (the common case). Under it the library
- * may take, in this order, a GMainContext's own lock
- * (g_main_context_is_owner()), a thread's state lock, an inbox's lock and
- * the pool's lock; never the other way round. */
+ * may take, in this order, a thread's state lock (two at once only by the
+ * holder of the registry lock), an inbox's lock and the pool's lock; never
+ * the other way round. A GMainContext's own lock (g_main_context_is_owner(),
+ * g_main_context_acquire()) may be taken under any of them: GLib runs the
+ * inbox's functions with it released. */
 void           syncify_registry_lock        (void);
 void           syncify_registry_unlock      (void);
 /* How many times syncify_registry_lock() was called (for the unit tests). */

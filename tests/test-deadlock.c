@@ -937,9 +937,113 @@ inline_owner_run (void)
 }
 
 /* ------------------------------------------------------------------------ *
+ * (10) the default context first wrapped by a background thread, which at
+ * once blocks on it (nobody recorded as its owner yet), while the main
+ * thread, holding it in a dispatch, blocks on that background context:
+ * whichever of the two blocks second fails, in either order
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+  SyncifyContext *bg;
+  GMainLoop      *loop;
+  FuncRecord      on_main;
+  FuncRecord      on_bg;
+  gint            bg_calling;   /* (atomic) */
+  gint            bg_done;      /* (atomic) */
+  GError         *bg_error;     /* written on bg before bg_done */
+  gpointer        bg_result;
+  GError         *main_error;
+  gpointer        main_result;
+} ElsewhereData;
+
+/* On the background thread. */
+static gboolean
+elsewhere_bg_cb (gpointer data)
+{
+  ElsewhereData *ed = data;
+  SyncifyContext *def = syncify_context_get_default ();
+
+  g_atomic_int_set (&ed->bg_calling, 1);
+  ed->bg_result = syncify_context_invoke_sync (def, record_func, &ed->on_main, NULL,
+                                               &ed->bg_error);
+  g_atomic_int_set (&ed->bg_done, 1);
+  g_main_context_wakeup (g_main_context_default ());
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+elsewhere_quit_cb (gpointer data)
+{
+  ElsewhereData *ed = data;
+
+  if (!g_atomic_int_get (&ed->bg_done))
+    return G_SOURCE_CONTINUE;   /* bounded by the watchdog */
+  g_main_loop_quit (ed->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* On the main thread, in a dispatch of the default context. */
+static gboolean
+elsewhere_main_cb (gpointer data)
+{
+  ElsewhereData *ed = data;
+
+  g_main_context_invoke (syncify_context_get_main_context (ed->bg), elsewhere_bg_cb, ed);
+  /* Most often the background thread blocks first (the order that only
+   * its own search can catch); either order must end. */
+  while (!g_atomic_int_get (&ed->bg_calling))
+    g_thread_yield ();   /* bounded by the watchdog */
+  ed->main_result = syncify_context_invoke_sync (ed->bg, record_func, &ed->on_bg, NULL,
+                                                 &ed->main_error);
+  g_timeout_add (1, elsewhere_quit_cb, ed);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+default_elsewhere_run (void)
+{
+  ElsewhereData ed = { NULL, };
+  const char *needles[] = { "\"main\"", "\"bg-elsewhere\"", "the default context", NULL };
+  GError *failed;
+
+  ed.bg = syncify_context_new_thread ("bg-elsewhere");
+  ed.loop = g_main_loop_new (NULL, FALSE);
+  g_idle_add (elsewhere_main_cb, &ed);
+  g_main_loop_run (ed.loop);
+
+  /* Exactly one failed, the other ran. */
+  g_assert_true ((ed.main_error == NULL) != (ed.bg_error == NULL));
+  failed = ed.main_error != NULL ? ed.main_error : ed.bg_error;
+  g_assert_error (failed, SYNCIFY_ERROR, SYNCIFY_ERROR_WOULD_DEADLOCK);
+  assert_message_has (failed, needles);
+  g_test_message ("%s failed: %s", ed.main_error != NULL ? "main" : "bg", failed->message);
+  if (ed.main_error != NULL)
+    {
+      g_assert_null (ed.main_result);
+      g_assert_cmpint (ed.on_bg.count, ==, 0);
+      g_assert_nonnull (ed.bg_result);
+      g_assert_cmpint (ed.on_main.count, ==, 1);
+      g_assert_true (ed.on_main.thread == main_thread);
+    }
+  else
+    {
+      g_assert_null (ed.bg_result);
+      g_assert_cmpint (ed.on_main.count, ==, 0);
+      g_assert_nonnull (ed.main_result);
+      g_assert_cmpint (ed.on_bg.count, ==, 1);
+    }
+  g_clear_error (&ed.main_error);
+  g_clear_error (&ed.bg_error);
+  g_free (ed.main_result);
+  g_free (ed.bg_result);
+  g_main_loop_unref (ed.loop);
+  g_assert_finalize_object (ed.bg);
+}
+
+/* ------------------------------------------------------------------------ *
  * In a fresh process: the cycles of (1) and (2) where the default
  * SyncifyContext does not exist yet when the main thread blocks (it is first
- * made by the thread that pushes back), and (8). A subprocess each, so a hang
+ * made by the thread that pushes back), (8) and (10). A subprocess each, so a hang
  * fails the test after a bound instead of stopping the whole program.
  * ------------------------------------------------------------------------ */
 
@@ -962,6 +1066,8 @@ test_fresh (gconstpointer data)
         chain_run ();
       else if (g_str_equal (what, "inline-owner"))
         inline_owner_run ();
+      else if (g_str_equal (what, "default-elsewhere"))
+        default_elsewhere_run ();
       else
         g_assert_not_reached ();
       return;
@@ -1088,6 +1194,8 @@ main (int    argc,
   g_test_add_data_func ("/syncify/deadlock/fresh/syncify", "syncify", test_fresh);
   g_test_add_data_func ("/syncify/deadlock/fresh/chain", "chain", test_fresh);
   g_test_add_data_func ("/syncify/deadlock/fresh/inline-owner", "inline-owner", test_fresh);
+  g_test_add_data_func ("/syncify/deadlock/fresh/default-elsewhere", "default-elsewhere",
+                        test_fresh);
 
   return g_test_run ();
 }

@@ -735,6 +735,165 @@ test_owner_moves (void)
   g_free (c);
 }
 
+/* The default context is wrapped, with no owner recorded, by a thread (b)
+ * that blocks on it first; the thread that holds it in a dispatch (m) then
+ * blocks on a context b owns. m's own search must find itself as the
+ * holder b waits on: it is listed before it searches. */
+typedef struct {
+  SyncifyThread    *m;
+  FakeContext      *target;
+  gboolean          ok;
+  GError           *error;
+  SyncifyWaitState  saved;
+} DispatchWait;
+
+static gboolean
+dispatch_wait_cb (gpointer data)
+{
+  DispatchWait *dw = data;
+
+  /* In a dispatch of the default context: this thread holds it. */
+  g_assert_true (g_main_context_is_owner (g_main_context_default ()));
+  dw->ok = syncify_wait_begin (dw->m, SYNCIFY_WAIT_PUSH, dw->target->main_context,
+                               &dw->target->node, &dw->saved, &dw->error);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_default_holder_second (void)
+{
+  SyncifyThread *b, *m;
+  FakeContext *cb, *def;
+  DispatchWait dw = { NULL, };
+  Blocked bb;
+
+  test_watchdog_arm (g_test_get_path ());
+
+  b = fake_thread ("b");
+  m = fake_thread ("m");
+  cb = fake_context ("cb", b);
+  def = g_new0 (FakeContext, 1);
+  def->main_context = g_main_context_default ();
+  syncify_owner_record_init (&def->record, def->main_context);
+  def->node = (SyncifyNode) {
+    .name = "default",
+    .id = def,
+    .main_context = def->main_context,
+    .record = &def->record,
+  };
+  syncify_graph_add_node (&def->node);
+  g_assert_false (syncify_owner_record_default_owned ());
+
+  /* b first: nobody holding the default context is blocked yet. */
+  push_ok (&bb, b, def);
+  dw.m = m;
+  dw.target = cb;
+  g_idle_add (dispatch_wait_cb, &dw);
+  while (dw.error == NULL && !dw.ok)
+    g_main_context_iteration (NULL, FALSE);   /* bounded by the watchdog */
+  g_assert_false (dw.ok);
+  g_assert_error (dw.error, SYNCIFY_ERROR, SYNCIFY_ERROR_WOULD_DEADLOCK);
+  g_assert_cmpstr (dw.error->message, ==,
+                   "Waiting would deadlock: thread \"m\" waits on context \"cb\", owned by "
+                   "thread \"b\", which waits on the default context, owned by thread \"m\"");
+  g_clear_error (&dw.error);
+  /* It failed, and is not listed any more: b alone is blocked. */
+  g_assert_false (g_atomic_int_get (&m->blocked));
+  unblock (&bb);
+
+  syncify_graph_remove_node (&def->node);
+  syncify_owner_record_fini (&def->record);
+  g_free (def);
+  fake_context_free (cb);
+  g_free (b);
+  g_free (m);
+}
+
+/* A cycle read while one of its edges goes and another comes: s waits on
+ * x, x on y (its call not answered yet), y is blocked elsewhere. Between
+ * s's reading of x and of y, y's wait ends, y answers x's call and blocks
+ * on a context s owns. All the waits read are the same ones (x's did not
+ * change, only its answer), yet s -> x -> y -> s never existed at one
+ * moment: x waited on nobody before y waited on s. No cycle. */
+typedef struct {
+  SyncifyThread    *y;
+  FakeContext      *cs;
+  gint             *x_item_state;
+  SyncifyWaitState *y_saved;
+  gboolean          done;
+} Meanwhile;
+
+static void
+meanwhile_hook (SyncifyThread *thread,
+                gpointer       data)
+{
+  Meanwhile *mw = data;
+
+  if (thread != mw->y || mw->done)
+    return;
+  mw->done = TRUE;
+  /* y's wait ends, and it answers x's call ... */
+  syncify_wait_end (mw->y, mw->y_saved);
+  g_atomic_int_set (mw->x_item_state, 3);
+  /* ... and it publishes a wait on cs, owned by s (which is blocked: it
+   * would now wait for the registry lock, held by this search). */
+  g_mutex_lock (&mw->y->state_lock);
+  mw->y->wait = (SyncifyWaitState) {
+    .kind = SYNCIFY_WAIT_PUSH,
+    .target = mw->cs->main_context,
+    .record = &mw->cs->record,
+  };
+  mw->y->wait_serial++;
+  g_atomic_int_set (&mw->y->blocked, 1);
+  g_mutex_unlock (&mw->y->state_lock);
+}
+
+static void
+test_answered_during_search (void)
+{
+  g_autoptr(GError) error = NULL;
+  SyncifyThread *s, *x, *y;
+  FakeContext *cs, *cx, *cy;
+  GMainContext *private_context = g_main_context_new ();
+  Blocked bx, by, bs;
+  gint item_state = 0;
+  Meanwhile mw = { NULL, };
+  SyncifyWaitState none = { .kind = SYNCIFY_WAIT_NONE };
+
+  test_watchdog_arm (g_test_get_path ());
+
+  s = fake_thread ("s");
+  x = fake_thread ("x");
+  y = fake_thread ("y");
+  cs = fake_context ("cs", s);
+  cx = fake_context ("cx", x);
+  cy = fake_context ("cy", y);
+
+  private_ok (&by, y, private_context);
+  bx.thread = x;
+  g_assert_true (syncify_wait_begin_full (x, SYNCIFY_WAIT_PUSH, cy->main_context, &cy->node,
+                                          &item_state, 3, NULL, NULL, &bx.saved, &error));
+  g_assert_no_error (error);
+
+  mw = (Meanwhile) { .y = y, .cs = cs, .x_item_state = &item_state, .y_saved = &by.saved };
+  syncify_graph_set_search_hook (meanwhile_hook, &mw);
+  push_ok (&bs, s, cx);
+  syncify_graph_set_search_hook (NULL, NULL);
+  g_assert_true (mw.done);
+
+  unblock (&bs);
+  syncify_wait_end (y, &none);
+  unblock (&bx);
+
+  fake_context_free (cs);
+  fake_context_free (cx);
+  fake_context_free (cy);
+  g_main_context_unref (private_context);
+  g_free (s);
+  g_free (x);
+  g_free (y);
+}
+
 static void
 test_describe (void)
 {
@@ -772,6 +931,8 @@ main (int    argc,
   g_test_add_func ("/graph/nested", test_nested);
   g_test_add_func ("/graph/held-unowned", test_held_unowned);
   g_test_add_func ("/graph/answered", test_answered);
+  g_test_add_func ("/graph/answered-during-search", test_answered_during_search);
+  g_test_add_func ("/graph/default-holder-second", test_default_holder_second);
   g_test_add_func ("/graph/fast-path", test_fast_path);
   g_test_add_data_func ("/graph/race/two", GUINT_TO_POINTER (2), test_race);
   g_test_add_data_func ("/graph/race/three", GUINT_TO_POINTER (3), test_race);

@@ -66,14 +66,48 @@ gboolean syncify_pool_remove         (SyncifyPoolItem  *item);
  * slot: then its slot is lent (syncify_pool_lend), and when the wait ends it
  * takes one back before any pending job. No-ops on threads that are not
  * running a job. */
-void     syncify_pool_block_begin    (void);
-void     syncify_pool_block_end      (void);
+static inline void syncify_pool_block_begin (void);
+static inline void syncify_pool_block_end   (void);
 /* Called in any thread: lends the slots of @item, if its worker is waiting
  * inside the library and has not lent them yet. */
 void     syncify_pool_lend           (SyncifyPoolItem  *item);
-void     syncify_pool_lend_current   (void);
+static inline void syncify_pool_lend_current (void);
 /* Lends the slot of the job @thread is running, if any (registry lock held
  * is fine: the pool lock comes after it). */
 void     syncify_pool_lend_thread    (SyncifyThread    *thread);
+
+/* The item the calling thread runs, if it is a worker (and NULL on every
+ * other thread: the inline functions below cost one load there). */
+extern SYNCIFY_THREAD_LOCAL SyncifyPoolItem *syncify_pool_current_item;
+
+void     syncify_pool_block_begin_item (SyncifyPoolItem *item);
+void     syncify_pool_block_end_item   (SyncifyPoolItem *item);
+
+static inline void
+syncify_pool_block_begin (void)
+{
+  SyncifyPoolItem *item = syncify_pool_current_item;
+
+  if (item != NULL)
+    syncify_pool_block_begin_item (item);
+}
+
+static inline void
+syncify_pool_block_end (void)
+{
+  SyncifyPoolItem *item = syncify_pool_current_item;
+
+  if (item != NULL)
+    syncify_pool_block_end_item (item);
+}
+
+static inline void
+syncify_pool_lend_current (void)
+{
+  SyncifyPoolItem *item = syncify_pool_current_item;
+
+  if (item != NULL)
+    syncify_pool_lend (item);
+}
 
 G_END_DECLS

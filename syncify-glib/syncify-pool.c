@@ -82,7 +82,7 @@ static struct {
 } pool;
 
 static SYNCIFY_THREAD_LOCAL PoolWorker      *current_worker;
-static SYNCIFY_THREAD_LOCAL SyncifyPoolItem *current_item;
+SYNCIFY_THREAD_LOCAL SyncifyPoolItem *syncify_pool_current_item;
 static SYNCIFY_THREAD_LOCAL guint            block_depth;
 
 static gpointer worker_main (gpointer data);
@@ -361,11 +361,9 @@ syncify_pool_remove (SyncifyPoolItem *item)
 }
 
 void
-syncify_pool_block_begin (void)
+syncify_pool_block_begin_item (SyncifyPoolItem *item)
 {
-  SyncifyPoolItem *item = current_item;
-
-  if (item == NULL || block_depth++ > 0)
+  if (block_depth++ > 0)
     return;
 
   syncify_mutex_lock (&pool.lock);
@@ -399,13 +397,6 @@ syncify_pool_lend (SyncifyPoolItem *item)
 }
 
 void
-syncify_pool_lend_current (void)
-{
-  if (current_item != NULL)
-    syncify_pool_lend (current_item);
-}
-
-void
 syncify_pool_lend_thread (SyncifyThread *thread)
 {
   SyncifyPoolItem *item = g_atomic_pointer_get (&thread->pool_item);
@@ -415,12 +406,11 @@ syncify_pool_lend_thread (SyncifyThread *thread)
 }
 
 void
-syncify_pool_block_end (void)
+syncify_pool_block_end_item (SyncifyPoolItem *item)
 {
-  SyncifyPoolItem *item = current_item;
   SyncifyPoolGroup *group;
 
-  if (item == NULL || --block_depth > 0)
+  if (--block_depth > 0)
     return;
 
   group = item->group;
@@ -447,7 +437,7 @@ syncify_pool_item_done (SyncifyPoolItem *item)
 {
   SyncifyPoolGroup *group = item->group;
 
-  g_assert (item == current_item);
+  g_assert (item == syncify_pool_current_item);
   g_assert (block_depth == 0);
 
   syncify_mutex_lock (&pool.lock);
@@ -458,7 +448,7 @@ syncify_pool_item_done (SyncifyPoolItem *item)
   pool_wake ();
   syncify_mutex_unlock (&pool.lock);
 
-  current_item = NULL;
+  syncify_pool_current_item = NULL;
 }
 
 static gint64
@@ -515,9 +505,9 @@ worker_main (gpointer data)
           pool_wake ();
           syncify_mutex_unlock (&pool.lock);
 
-          current_item = item;
+          syncify_pool_current_item = item;
           item->run (item);   /* calls syncify_pool_item_done(); may free @item */
-          current_item = NULL;
+          syncify_pool_current_item = NULL;
           g_assert (block_depth == 0);
 
           syncify_mutex_lock (&pool.lock);

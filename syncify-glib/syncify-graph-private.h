@@ -78,10 +78,16 @@ gboolean syncify_wait_begin_full (SyncifyThread    *thread,
 void     syncify_wait_end   (SyncifyThread    *thread,
                              SyncifyWaitState *saved);
 /* For the unit tests: @hook (nullable) runs, on the searching thread and
- * under the registry lock, before a search reads each thread's state. */
+ * under the registry lock, before a search reads each thread's state. It
+ * must not take the registry lock (nor end the wait of a thread that holds
+ * an unrecorded default context, which does). */
 void     syncify_graph_set_search_hook (void     (*hook) (SyncifyThread *thread,
                                                           gpointer       data),
                                         gpointer   data);
+
+/* For the unit tests: how many threads are listed as blocked while they
+ * hold an unrecorded default context. */
+guint    syncify_graph_n_listed (void);
 
 /* Whether the owner of what the calling @thread's PUSH wait is on is
  * blocked in the library, as seen when the wait began or now. */

@@ -28,9 +28,9 @@
  * sees it blocked (both sides store their word before they load the
  * other's) and searches. Otherwise (the owner is blocked, or not known, or
  * this thread holds a default context with no owner recorded) it searches,
- * under the registry lock, which also keeps every owner record still. The search follows the edges from the
- * thread about to block and marks the threads it visits with its own serial
- * number: it costs the part of the graph reachable from that thread (for
+ * under the registry lock, which also keeps every owner record still. The
+ * search follows the edges from the thread about to block and marks the
+ * threads it visits with its own serial number: it costs the part of the graph reachable from that thread (for
  * PUSH waits, the length of the chain), never the number of other blocked
  * threads, and no dead end can hide a cycle. Threads on the way are read
  * one by one under their state locks while they may change; a cycle found
@@ -220,6 +220,17 @@ static void     (*search_hook) (SyncifyThread *thread,
                                 gpointer       data);
 static gpointer   search_hook_data;
 
+guint
+syncify_graph_n_listed (void)
+{
+  guint n;
+
+  syncify_registry_lock ();
+  n = registry_blocked.length;
+  syncify_registry_unlock ();
+  return n;
+}
+
 void
 syncify_graph_set_search_hook (void     (*hook) (SyncifyThread *thread,
                                                  gpointer       data),
@@ -244,7 +255,6 @@ snapshot_take (SyncifyThread *thread,
   snap->owner = blocked_owner (&thread->wait, thread);
   syncify_mutex_unlock (&thread->state_lock);
 }
-
 
 /* Must hold registry_lock, and, unless @wait is the calling thread's own,
  * the waiter's state lock (then @locked is the waiter). The owner of what

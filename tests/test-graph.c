@@ -786,6 +786,7 @@ test_default_holder_second (void)
 
   /* b first: nobody holding the default context is blocked yet. */
   push_ok (&bb, b, def);
+  g_assert_cmpuint (syncify_graph_n_listed (), ==, 0);
   dw.m = m;
   dw.target = cb;
   g_idle_add (dispatch_wait_cb, &dw);
@@ -799,7 +800,27 @@ test_default_holder_second (void)
   g_clear_error (&dw.error);
   /* It failed, and is not listed any more: b alone is blocked. */
   g_assert_false (g_atomic_int_get (&m->blocked));
+  g_assert_cmpuint (syncify_graph_n_listed (), ==, 0);
   unblock (&bb);
+
+  /* Its wait on a context whose owner is not blocked succeeds, listed (it
+   * holds the unrecorded default context) until it ends. */
+  {
+    SyncifyThread *c = fake_thread ("c");
+    FakeContext *cc = fake_context ("cc", c);
+
+    dw = (DispatchWait) { .m = m, .target = cc };
+    g_idle_add (dispatch_wait_cb, &dw);
+    while (dw.error == NULL && !dw.ok)
+      g_main_context_iteration (NULL, FALSE);   /* bounded by the watchdog */
+    g_assert_no_error (dw.error);
+    g_assert_true (m->wait.owns_default);
+    g_assert_cmpuint (syncify_graph_n_listed (), ==, 1);
+    syncify_wait_end (m, &dw.saved);
+    g_assert_cmpuint (syncify_graph_n_listed (), ==, 0);
+    fake_context_free (cc);
+    g_free (c);
+  }
 
   syncify_graph_remove_node (&def->node);
   syncify_owner_record_fini (&def->record);
@@ -837,7 +858,7 @@ meanwhile_hook (SyncifyThread *thread,
   g_atomic_int_set (mw->x_item_state, 3);
   /* ... and it publishes a wait on cs, owned by s (which is blocked: it
    * would now wait for the registry lock, held by this search). */
-  g_mutex_lock (&mw->y->state_lock);
+  syncify_mutex_lock (&mw->y->state_lock);
   mw->y->wait = (SyncifyWaitState) {
     .kind = SYNCIFY_WAIT_PUSH,
     .target = mw->cs->main_context,
@@ -845,7 +866,7 @@ meanwhile_hook (SyncifyThread *thread,
   };
   mw->y->wait_serial++;
   g_atomic_int_set (&mw->y->blocked, 1);
-  g_mutex_unlock (&mw->y->state_lock);
+  syncify_mutex_unlock (&mw->y->state_lock);
 }
 
 static void

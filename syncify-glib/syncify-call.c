@@ -302,8 +302,8 @@ push_and_wait (SyncifyContext  *self,
 
   call->item.run = call_run;
   call->item.waiter = thread;
-  g_atomic_int_set (&call->item.state, SYNCIFY_ITEM_IDLE);
-  /* Held until the wait ends: the wait looks at its owner record. */
+  /* (Its state, IDLE, is the wait's done word from here.) Held until the
+   * wait ends: the wait looks at its owner record. */
   call->inbox = syncify_inbox_ref (self->inbox);
 
   if (!syncify_block_begin (thread, SYNCIFY_WAIT_PUSH, self->main_context, &self->node,

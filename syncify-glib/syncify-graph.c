@@ -206,6 +206,15 @@ wait_answered (const SyncifyWaitState *wait)
 static SyncifyThread *blocked_owner (const SyncifyWaitState *wait,
                                      SyncifyThread          *locked);
 
+/* The thread that owns what @wait (a PUSH wait) is on, as its record says
+ * now; NULL if it is not known. Read by the waiter, or under its state
+ * lock (the record lives as long as the wait). */
+static inline SyncifyThread *
+wait_owner_now (const SyncifyWaitState *wait)
+{
+  return wait->record != NULL ? g_atomic_pointer_get (&wait->record->owner) : NULL;
+}
+
 /* What the search reads of a thread: its wait state, and for a PUSH wait
  * the thread it waits on, all under its state lock (what the wait points
  * to lives as long as the wait). Must hold registry_lock. */
@@ -264,14 +273,12 @@ blocked_owner (const SyncifyWaitState *wait,
                SyncifyThread          *locked)
 {
   SyncifyOwnerRecord *record = wait->record;
-  SyncifyThread *owner = NULL;
+  SyncifyThread *owner;
 
   if (wait->kind != SYNCIFY_WAIT_PUSH || wait_answered (wait))
     return NULL;
 
-  if (record != NULL)
-    owner = g_atomic_pointer_get (&record->owner);
-
+  owner = wait_owner_now (wait);
   if (owner == NULL)
     {
       /* No thread iterates it, yet the pusher found it held. The default
@@ -605,7 +612,7 @@ syncify_wait_begin_full (SyncifyThread    *thread,
   fast = !wait.owns_default;
   if (fast && kind == SYNCIFY_WAIT_PUSH)
     {
-      SyncifyThread *owner = wait.record != NULL ? g_atomic_pointer_get (&wait.record->owner) : NULL;
+      SyncifyThread *owner = wait_owner_now (&wait);
 
       fast = owner != NULL && (owner == thread || !g_atomic_int_get (&owner->blocked));
     }
@@ -676,9 +683,9 @@ syncify_wait_owner_blocked (SyncifyThread *thread)
 
   if (wait->owner_blocked)
     return TRUE;
-  if (wait->kind != SYNCIFY_WAIT_PUSH || wait->record == NULL)
+  if (wait->kind != SYNCIFY_WAIT_PUSH)
     return FALSE;
-  owner = g_atomic_pointer_get (&wait->record->owner);
+  owner = wait_owner_now (wait);
   return owner != NULL && owner != thread && g_atomic_int_get (&owner->blocked);
 }
 

@@ -111,6 +111,25 @@ private_ok (Blocked       *b,
   g_assert_no_error (error);
 }
 
+/* A PUSH wait of a call whose state is *@item_state: answered once it is
+ * ITEM_DONE_VALUE. */
+#define ITEM_DONE_VALUE 3
+
+static void
+push_answerable_ok (Blocked       *b,
+                    SyncifyThread *thread,
+                    FakeContext   *target,
+                    gint          *item_state)
+{
+  g_autoptr(GError) error = NULL;
+
+  b->thread = thread;
+  g_assert_true (syncify_wait_begin_full (thread, SYNCIFY_WAIT_PUSH, target->main_context,
+                                          &target->node, item_state, ITEM_DONE_VALUE,
+                                          NULL, NULL, &b->saved, &error));
+  g_assert_no_error (error);
+}
+
 static void
 unblock (Blocked *b)
 {
@@ -498,7 +517,6 @@ test_held_unowned (void)
 static void
 test_answered (void)
 {
-  g_autoptr(GError) error = NULL;
   SyncifyThread *a, *b;
   FakeContext *ca, *cb;
   Blocked ba, bb;
@@ -511,16 +529,13 @@ test_answered (void)
   ca = fake_context ("ca", a);
   cb = fake_context ("cb", b);
 
-  ba.thread = a;
-  g_assert_true (syncify_wait_begin_full (a, SYNCIFY_WAIT_PUSH, cb->main_context, &cb->node,
-                                          &item_state, 3, NULL, NULL, &ba.saved, &error));
-  g_assert_no_error (error);
+  push_answerable_ok (&ba, a, cb, &item_state);
   /* Not answered yet: b on ca closes a -> b. */
   push_deadlocks (b, ca,
                   "Waiting would deadlock: thread \"b\" waits on context \"ca\", owned by "
                   "thread \"a\", which waits on context \"cb\", owned by thread \"b\"");
   /* Answered: a waits on nobody. */
-  g_atomic_int_set (&item_state, 3);
+  g_atomic_int_set (&item_state, ITEM_DONE_VALUE);
   push_ok (&bb, b, ca);
   unblock (&bb);
   /* Its context goes: nothing changes, and nothing of it is read but the
@@ -759,6 +774,18 @@ dispatch_wait_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* @dw's wait, begun in a dispatch of the default context. */
+static void
+wait_in_dispatch (DispatchWait  *dw,
+                  SyncifyThread *m,
+                  FakeContext   *target)
+{
+  *dw = (DispatchWait) { .m = m, .target = target };
+  g_idle_add (dispatch_wait_cb, dw);
+  while (dw->error == NULL && !dw->ok)
+    g_main_context_iteration (NULL, FALSE);   /* bounded by the watchdog */
+}
+
 static void
 test_default_holder_second (void)
 {
@@ -787,11 +814,7 @@ test_default_holder_second (void)
   /* b first: nobody holding the default context is blocked yet. */
   push_ok (&bb, b, def);
   g_assert_cmpuint (syncify_graph_n_listed (), ==, 0);
-  dw.m = m;
-  dw.target = cb;
-  g_idle_add (dispatch_wait_cb, &dw);
-  while (dw.error == NULL && !dw.ok)
-    g_main_context_iteration (NULL, FALSE);   /* bounded by the watchdog */
+  wait_in_dispatch (&dw, m, cb);
   g_assert_false (dw.ok);
   g_assert_error (dw.error, SYNCIFY_ERROR, SYNCIFY_ERROR_WOULD_DEADLOCK);
   g_assert_cmpstr (dw.error->message, ==,
@@ -809,10 +832,7 @@ test_default_holder_second (void)
     SyncifyThread *c = fake_thread ("c");
     FakeContext *cc = fake_context ("cc", c);
 
-    dw = (DispatchWait) { .m = m, .target = cc };
-    g_idle_add (dispatch_wait_cb, &dw);
-    while (dw.error == NULL && !dw.ok)
-      g_main_context_iteration (NULL, FALSE);   /* bounded by the watchdog */
+    wait_in_dispatch (&dw, m, cc);
     g_assert_no_error (dw.error);
     g_assert_true (m->wait.owns_default);
     g_assert_cmpuint (syncify_graph_n_listed (), ==, 1);
@@ -855,7 +875,7 @@ meanwhile_hook (SyncifyThread *thread,
   mw->done = TRUE;
   /* y's wait ends, and it answers x's call ... */
   syncify_wait_end (mw->y, mw->y_saved);
-  g_atomic_int_set (mw->x_item_state, 3);
+  g_atomic_int_set (mw->x_item_state, ITEM_DONE_VALUE);
   /* ... and it publishes a wait on cs, owned by s (which is blocked: it
    * would now wait for the registry lock, held by this search). */
   syncify_mutex_lock (&mw->y->state_lock);
@@ -872,7 +892,6 @@ meanwhile_hook (SyncifyThread *thread,
 static void
 test_answered_during_search (void)
 {
-  g_autoptr(GError) error = NULL;
   SyncifyThread *s, *x, *y;
   FakeContext *cs, *cx, *cy;
   GMainContext *private_context = g_main_context_new ();
@@ -891,10 +910,7 @@ test_answered_during_search (void)
   cy = fake_context ("cy", y);
 
   private_ok (&by, y, private_context);
-  bx.thread = x;
-  g_assert_true (syncify_wait_begin_full (x, SYNCIFY_WAIT_PUSH, cy->main_context, &cy->node,
-                                          &item_state, 3, NULL, NULL, &bx.saved, &error));
-  g_assert_no_error (error);
+  push_answerable_ok (&bx, x, cy, &item_state);
 
   mw = (Meanwhile) { .y = y, .cs = cs, .x_item_state = &item_state, .y_saved = &by.saved };
   syncify_graph_set_search_hook (meanwhile_hook, &mw);
